@@ -1,0 +1,97 @@
+"""Config = one dataclass per entry point, overridden by a YAML file and then by `key=value` pairs.
+
+Every trainer and the study keep their hyper-parameters in one dataclass with a docstring per field. This module
+is the only way they are changed from outside: `load_config(PPOConfig, "ppo.yaml", ["lr=1e-5", "ema.eta=0.01"])`.
+Values in `key=value` are parsed as YAML scalars, so `true`, `1e-5`, `[1, 5]` and `null` mean what they say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+import yaml
+
+from codelhf.errors import UserError
+
+C = TypeVar("C")
+
+
+def _set(obj: Any, dotted: str, value: Any, where: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for name in parents:
+        if not dataclasses.is_dataclass(obj) or not hasattr(obj, name):
+            raise UserError(f"{where}: unknown config key {dotted!r}", _known_keys_hint(obj))
+        obj = getattr(obj, name)
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    if leaf not in names:
+        raise UserError(f"{where}: unknown config key {dotted!r} for {type(obj).__name__}", _known_keys_hint(obj))
+    current = getattr(obj, leaf)
+    if dataclasses.is_dataclass(current) and isinstance(value, dict):
+        for k, v in value.items():
+            _set(current, k, v, where)
+        return
+    setattr(obj, leaf, _coerce(value, typing.get_type_hints(type(obj)).get(leaf), dotted, where))
+
+
+def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
+    """Turn YAML values into the field's type where that is unambiguous (int → float, list → tuple)."""
+    if value is None or hint is None:
+        return value
+    origin = typing.get_origin(hint)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise UserError(f"{where}: config key {key!r} expects {hint.__name__}, got {value!r}")
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _known_keys_hint(obj: Any) -> str:
+    if not dataclasses.is_dataclass(obj):
+        return ""
+    return "known keys: " + ", ".join(f.name for f in dataclasses.fields(obj))
+
+
+def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequence[str] = ()) -> C:
+    """Defaults from `cls`, then the YAML `file`, then `key=value` overrides (dotted keys for nested configs)."""
+    config = cls()
+    if file is not None:
+        path = Path(file)
+        if not path.exists():
+            raise UserError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"{path}: not valid YAML: {e}")
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: a config file must be a mapping of keys to values")
+        for key, value in data.items():
+            _set(config, key, value, str(path))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise UserError(f"override {item!r} is not key=value", "e.g. --set lr=1e-5")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        _set(config, key.strip(), value, "--set")
+    post = getattr(config, "__post_init__", None)
+    if post is not None:  # recompute derived fields after overrides
+        post()
+    return config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
