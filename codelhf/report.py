@@ -1,0 +1,298 @@
+"""The study report: `report.md` and `report.html` with PNG plots, written from a run directory's `results.json`.
+
+Everything in the report is read from `results.json` (which the study writes from the evaluation and metrics
+files), so a run can be re-reported without re-running anything: `codelhf study --report-only DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+METHOD_ORDER = ["sft", "ppo", "dpo", "dpo_iter"]
+METHOD_LABELS = {"sft": "SFT", "ppo": "PPO", "dpo": "DPO", "dpo_iter": "DPO-Iter"}
+VERDICT_COLORS = {"AC": "#2e7d32", "WA": "#c62828", "RE": "#ef6c00", "CE": "#6a1b9a", "TLE": "#1565c0",
+                  "MLE": "#00838f", "OLE": "#795548", "SE": "#616161"}
+
+# Xu et al. 2024 (arXiv 2404.10719), code-generation results as reported in the paper.
+PAPER_APPS = {  # APPS pass@5, CodeLlama-34B: introductory / interview / competition
+    "SFT": (38.6, 10.1, 3.9), "DPO-Iter": (34.2, 9.3, 3.7), "PPO": (44.4, 18.0, 9.1)}
+PAPER_CODE_CONTESTS = {  # CodeContests 10@1k, validation / test
+    "SFT": (10.3, 15.2), "DPO": (0.0, 0.0), "DPO-Iter": (3.5, 3.2), "PPO": (19.7, 22.4)}
+PAPER_ABLATION = {  # APPS pass@5 intro / inter / comp
+    "SFT": (38.6, 10.1, 3.9), "PPO, plain": (18.0, 2.4, 1.1), "+ advantage norm": (38.1, 11.4, 4.6),
+    "+ large batch": (42.3, 14.6, 7.5), "+ reference EMA": (44.4, 18.0, 9.1)}
+
+
+def _methods(results: dict[str, Any]) -> list[str]:
+    present = results.get("methods", {})
+    return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
+
+
+def _label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _ks(results: dict[str, Any]) -> list[str]:
+    """The pass@k keys present in every method's evaluation, in k order."""
+    keys: set[str] | None = None
+    for m in _methods(results):
+        found = {k for k in results["methods"][m]["eval"] if k.startswith("pass@") and not k.endswith("_ci")}
+        keys = found if keys is None else keys & found
+    return sorted(keys or [], key=lambda k: int(k.split("@")[1]))
+
+
+def _n_at_k_keys(results: dict[str, Any]) -> list[str]:
+    keys: set[str] | None = None
+    for m in _methods(results):
+        found = {k for k in results["methods"][m]["eval"] if "@" in k and not k.startswith("pass@")
+                 and not k.endswith("_ci") and k.split("@")[0].isdigit()}
+        keys = found if keys is None else keys & found
+    return sorted(keys or [])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
+    methods, ks = _methods(results), _ks(results)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / max(1, len(methods))
+    for i, m in enumerate(methods):
+        ev = results["methods"][m]["eval"]
+        values = [100 * ev[k] for k in ks]
+        errors = [[100 * (ev[k] - ev.get(f"{k}_ci", [ev[k], ev[k]])[0]) for k in ks],
+                  [100 * (ev.get(f"{k}_ci", [ev[k], ev[k]])[1] - ev[k]) for k in ks]]
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(ks))]
+        ax.bar(xs, values, width, yerr=errors, capsize=3, label=_label(m))
+    ax.set_xticks(range(len(ks)), ks)
+    ax.set_ylabel("% of held-out problems solved")
+    ax.set_title("pass@k on the held-out test split (95% bootstrap CI)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_learning_curves(results: dict[str, Any], path: Path) -> bool:
+    """Validation pass rate against training samples and against wall time; False when no method has a curve."""
+    curves = {m: results["methods"][m].get("curve") or [] for m in _methods(results)}
+    if not any(curves.values()):
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for m, points in curves.items():
+        if not points:
+            continue
+        axes[0].plot([p["samples"] for p in points], [100 * p["pass_rate"] for p in points], marker="o", label=_label(m))
+        axes[1].plot([p["time_s"] for p in points], [100 * p["pass_rate"] for p in points], marker="o", label=_label(m))
+    axes[0].set_xlabel("training samples (programs generated and executed)")
+    axes[1].set_xlabel("wall time (s)")
+    for ax in axes:
+        ax.set_ylabel("validation pass rate (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("Learning curves")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_verdicts(results: dict[str, Any], path: Path) -> None:
+    methods = _methods(results)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottoms = [0.0] * len(methods)
+    for status, color in VERDICT_COLORS.items():
+        shares = []
+        for m in methods:
+            counts = results["methods"][m]["eval"].get("verdicts", {})
+            total = sum(counts.values()) or 1
+            shares.append(100 * counts.get(status, 0) / total)
+        if any(shares):
+            ax.bar([_label(m) for m in methods], shares, bottom=bottoms, color=color, label=status)
+            bottoms = [b + s for b, s in zip(bottoms, shares)]
+    ax.set_ylabel("% of test-split samples")
+    ax.set_title("Verdict of each sample (first failing test)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _main_table(results: dict[str, Any]) -> str:
+    ks, nks = _ks(results), _n_at_k_keys(results)
+    head = "| method | " + " | ".join(ks + nks) + " | samples/problem | train samples | train time (s) |"
+    rows = [head, "|" + "---|" * (len(ks) + len(nks) + 4)]
+    for m in _methods(results):
+        ev, tr = results["methods"][m]["eval"], results["methods"][m].get("train", {})
+        cells = []
+        for k in ks:
+            lo, hi = ev.get(f"{k}_ci", [None, None])
+            ci = f" [{_pct(lo)}, {_pct(hi)}]" if lo is not None else ""
+            cells.append(f"{_pct(ev[k])}{ci}")
+        cells += [_pct(ev[k]) for k in nks]
+        rows.append(f"| {_label(m)} | " + " | ".join(cells) +
+                    f" | {ev.get('n_samples_per_problem', '–')} | {tr.get('samples', '–')} | {tr.get('wall_s', '–')} |")
+    return "\n".join(rows)
+
+
+def _verdict_table(results: dict[str, Any]) -> str:
+    statuses = [s for s in VERDICT_COLORS if any(results["methods"][m]["eval"].get("verdicts", {}).get(s)
+                                                 for m in _methods(results))]
+    rows = ["| method | " + " | ".join(statuses) + " |", "|" + "---|" * (len(statuses) + 1)]
+    for m in _methods(results):
+        counts = results["methods"][m]["eval"].get("verdicts", {})
+        rows.append(f"| {_label(m)} | " + " | ".join(str(counts.get(s, 0)) for s in statuses) + " |")
+    return "\n".join(rows)
+
+
+def _paper_tables() -> str:
+    apps = ["| method | intro | interview | competition |", "|---|---|---|---|"]
+    apps += [f"| {m} | " + " | ".join(f"{v:.1f}" for v in vals) + " |" for m, vals in PAPER_APPS.items()]
+    cc = ["| method | valid | test |", "|---|---|---|"]
+    cc += [f"| {m} | " + " | ".join(f"{v:.1f}" for v in vals) + " |" for m, vals in PAPER_CODE_CONTESTS.items()]
+    return ("APPS pass@5 (CodeLlama-34B):\n\n" + "\n".join(apps) +
+            "\n\nCodeContests 10@1k:\n\n" + "\n".join(cc))
+
+
+def _significantly_above(results: dict[str, Any], a: str, b: str, k: str) -> str:
+    """'above', 'below' or 'level with' (95% CIs overlap) for method a against method b on key k."""
+    ea, eb = results["methods"][a]["eval"], results["methods"][b]["eval"]
+    lo_a, hi_a = ea.get(f"{k}_ci", [ea[k], ea[k]])
+    lo_b, hi_b = eb.get(f"{k}_ci", [eb[k], eb[k]])
+    if lo_a > hi_b:
+        return "above"
+    if hi_a < lo_b:
+        return "below"
+    return "level with (95% intervals overlap)"
+
+
+def reading(results: dict[str, Any]) -> str:
+    """One honest paragraph: where our ordering agrees with the paper's and where it does not, and why it might."""
+    methods, ks = _methods(results), _ks(results)
+    if not ks or "sft" not in methods:
+        return "Not enough methods were run to compare with the paper."
+    k = ks[-1]
+    parts = [f"On {k}, "]
+    claims = []
+    paper = {"ppo": "the paper finds PPO above SFT", "dpo": "the paper finds DPO below SFT (0.0 on CodeContests)",
+             "dpo_iter": "the paper finds DPO-Iter below SFT on APPS and below it on CodeContests"}
+    for m in ("ppo", "dpo", "dpo_iter"):
+        if m in methods:
+            rel = _significantly_above(results, m, "sft", k)
+            expected = "above" if m == "ppo" else "below"
+            verdict = "agrees" if rel == expected else ("does not contradict it" if rel.startswith("level")
+                                                         else "disagrees")
+            claims.append(f"{_label(m)} is {rel} SFT ({_pct(results['methods'][m]['eval'][k])}% vs "
+                          f"{_pct(results['methods']['sft']['eval'][k])}%); {paper[m]}, so this {verdict}")
+    parts.append("; ".join(claims) + ".")
+    parts.append(
+        " Read this with the scale in mind: the paper trains 7B–34B models on thousands of real problems, while the"
+        " default study trains a few-million-parameter model on templated problems for minutes on a CPU. The paper"
+        " itself reports that at 7B PPO did not beat SFT (PPO needs enough capacity), and that DPO depends on how"
+        " close the preference data is to the model's own outputs, which iterative DPO on the model's own samples"
+        " is meant to fix. Differences whose intervals overlap are not evidence either way; more seeds and a larger"
+        " test split narrow them.")
+    return "".join(parts)
+
+
+def _ablation_section(results: dict[str, Any]) -> str:
+    ablation = results.get("ablation")
+    if not ablation:
+        return ""
+    keys = sorted({k for row in ablation["rows"] for k in row if k.startswith("pass@")},
+                  key=lambda k: int(k.split("@")[1]))
+    rows = ["| variant | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    for row in ablation["rows"]:
+        rows.append(f"| {row['variant']} | " + " | ".join(_pct(row.get(k)) for k in keys) + " |")
+    paper = ["| variant | intro | interview | competition |", "|---|---|---|---|"]
+    paper += [f"| {m} | " + " | ".join(f"{v:.1f}" for v in vals) + " |" for m, vals in PAPER_ABLATION.items()]
+    return ("## PPO factor ablation\n\nOurs (validation split, tiny model):\n\n" + "\n".join(rows) +
+            "\n\nXu et al. 2024 (APPS pass@5, CodeLlama-34B):\n\n" + "\n".join(paper) + "\n")
+
+
+def _timing_section(results: dict[str, Any]) -> str:
+    t = results.get("timing", {})
+    lines = ["## Time and executor throughput", ""]
+    if "total_s" in t:
+        lines.append(f"- Whole study: {t['total_s']:.0f} s on {t.get('machine', 'this machine')}.")
+    for m in _methods(results):
+        tr = results["methods"][m].get("train", {})
+        if "wall_s" in tr:
+            lines.append(f"- {_label(m)} training: {tr['wall_s']} s.")
+    if "exec_programs" in t:
+        lines.append(f"- Executor: {t['exec_programs']} programs, {t.get('exec_tests', '?')} tests, "
+                     f"{t.get('exec_programs_per_s', 0):.1f} programs/s, {t.get('exec_tests_per_s', 0):.1f} tests/s "
+                     f"({t.get('backend', 'docker')} backend, {t.get('workers', '?')} workers).")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(results: dict[str, Any], has_curves: bool) -> str:
+    info = results.get("info", {})
+    header = (f"# codelhf study: SFT vs PPO vs DPO\n\n"
+              f"Model `{info.get('model', '?')}` on `{info.get('problems', '?')}`: "
+              f"{info.get('n_test_problems', '?')} held-out test problems, seeds {info.get('seeds', '?')}, "
+              f"written {info.get('date', '')}.\n\n")
+    sections = [
+        header,
+        "## pass@k on the held-out test split\n\n"
+        "Percentages of problems solved (unbiased estimator; 95% bootstrap interval over problems in brackets).\n\n",
+        _main_table(results) + "\n\n![pass@k](pass_at_k.png)\n\n",
+    ]
+    if has_curves:
+        sections.append("## Learning curves\n\n![learning curves](learning_curves.png)\n\n")
+    sections += [
+        "## What went wrong in the samples\n\n", _verdict_table(results), "\n\n![verdicts](verdicts.png)\n\n",
+        "## Compared with the paper\n\n", _paper_tables(), "\n\n", reading(results), "\n\n",
+        _ablation_section(results), "\n", _timing_section(results),
+    ]
+    return "".join(sections)
+
+
+HTML_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>codelhf study</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write report.md, report.html and the plots into `run_dir` from its results.json; returns report.md's path."""
+    from markdown_it import MarkdownIt
+
+    run_dir = Path(run_dir)
+    results = json.loads((run_dir / "results.json").read_text())
+    plot_pass_at_k(results, run_dir / "pass_at_k.png")
+    has_curves = plot_learning_curves(results, run_dir / "learning_curves.png")
+    plot_verdicts(results, run_dir / "verdicts.png")
+    md = render_markdown(results, has_curves)
+    (run_dir / "report.md").write_text(md)
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    (run_dir / "report.html").write_text(HTML_PAGE.format(body=html))
+    return run_dir / "report.md"
