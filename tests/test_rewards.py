@@ -11,11 +11,11 @@ from codelhf.config import load_config
 from codelhf.errors import UserError
 from codelhf.rewards import RewardConfig, is_scorable, reward_from_verdict, rewards_from_verdicts
 from codelhf.verdicts import SampleVerdict
-from codelhf.verdicts import TestVerdict as Test  # not 'Test…': pytest would try to collect it
+from codelhf.verdicts import TestVerdict as TV  # a Test* name would be collected by pytest
 
 
 def verdict(*statuses: str) -> SampleVerdict:
-    return SampleVerdict("p", 0, [Test(s) for s in statuses])
+    return SampleVerdict("p", 0, [TV(s) for s in statuses])
 
 
 def test_doctests_pass() -> None:
