@@ -1,0 +1,722 @@
+"""PPO whose reward is the sandbox's verdict, as Xu et al. 2024 (arXiv 2404.10719) trained code models.
+
+Read top to bottom: the config, the maths (small standalone functions, tested against hand computation), the
+models (actor, critic, reference), the rollout (generation of chunk i+1 overlaps execution of chunk i), the PPO
+update, and the loop (validation, best checkpoint, resume, metrics).
+
+The paper's factors are switches, each independent, so their effect can be measured (`codelhf/ablation.py`):
+advantage normalisation (`whiten_advantages`), value normalisation (`value_norm`), a large rollout batch
+(`large_batch`), and a reference model that follows the actor (`ref_ema`: ref ← η·actor + (1−η)·ref).
+
+Shapes: B = samples in a batch, P = prompt length (left-padded), T = response length (right-padded), V = vocab.
+Dropout is never switched on: the log-probabilities of the rollout and of the update must come from one function.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from codelhf.errors import UserError
+from codelhf.problems import Problem
+from codelhf.rewards import RewardConfig, is_scorable, rewards_from_verdicts
+from codelhf.samples import Sample
+from codelhf.verdicts import SampleVerdict, count_statuses
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PPOConfig:
+    """Defaults: the paper's code settings (Xu et al. 2024, section 5 and appendix), scaled for the tiny model on a
+    CPU where the paper's value does not fit; each such field says so."""
+
+    # what to train, on what
+    model: str = "tiny"
+    """Policy to start from: "tiny" (the bundled SFT model), a hub name or a local path (ideally an SFT model)."""
+    problems: str = "bundled"
+    """Problem source for `codelhf.datasets.load_problems` (a path, a hub name, or "bundled")."""
+    train_split: str | None = "train"
+    val_split: str | None = "validation"
+    train_limit: int | None = None
+    """Use at most this many training problems (None: all)."""
+    val_limit: int | None = 48
+    """Validation problems (the paper validates on a held-out split; few here so that validation is cheap)."""
+    seed: int = 1
+    device: str | None = None
+    """None: CUDA when available, else CPU."""
+
+    # budget and batches
+    total_steps: int = 40
+    """PPO steps (one rollout batch each)."""
+    samples_per_prompt: int = 4
+    """Samples per problem in a rollout batch."""
+    batch_size: int = 16
+    """Rollout samples per step when `large_batch` is off."""
+    large_batch: bool = True
+    """Paper factor: a large rollout batch (paper: 512 split into 4 minibatches; here `large_batch_size`)."""
+    large_batch_size: int = 64
+    """Rollout samples per step when `large_batch` is on (paper: 512)."""
+    num_minibatches: int = 4
+    """Minibatches per rollout batch (paper: 4)."""
+    ppo_epochs: int = 1
+    """Passes over each rollout batch (not stated in the paper; 1 keeps the update close to on-policy)."""
+    generation_batch_size: int = 16
+    """Samples per generation call; execution of one chunk overlaps generation of the next."""
+    overlap: bool = True
+    """Send each chunk to the sandbox while the next one is generated (off: wait for each chunk's verdicts)."""
+    forward_batch_size: int = 32
+    """Sequences per no-grad forward pass when scoring a rollout (memory only, not the maths)."""
+
+    # sampling
+    temperature: float = 1.0
+    """Sampling temperature (paper: 1.0); the update divides logits by it too."""
+    top_k: int = 200
+    """Paper: 200."""
+    max_new_tokens: int = 160
+    """Paper: 1024; the tiny model's programs are short."""
+
+    # reward
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Which reward function and which tests (public, hidden, all); the paper's: binary 10/0 on all tests."""
+    reward_clip: float = 20.0
+    """Scores are clipped to ±reward_clip (paper: 20)."""
+    kl_coef: float = 0.1
+    """β of the per-token KL penalty against the reference (paper: 0.1)."""
+
+    # optimisation
+    actor_lr: float = 2e-5
+    """Paper: 1e-5 on 34B; the tiny model needs a larger step to move within a CPU budget."""
+    critic_lr: float = 1e-4
+    """Paper: 5e-6; a fresh value head must learn fast on the tiny budget."""
+    critic: str = "separate"
+    """"separate": the value head sits on a copy of the policy; "shared": on the actor's own trunk."""
+    vf_coef: float = 0.5
+    """Weight of the value loss in the total loss (matters for the shared trunk)."""
+    gamma: float = 1.0
+    """Paper: 1."""
+    lam: float = 1.0
+    """GAE λ (paper: 1)."""
+    cliprange: float = 0.2
+    """Policy ratio clip (paper: 0.2)."""
+    cliprange_value: float = 0.2
+    """Value clip (paper: 0.2), in the critic's own (normalised when `value_norm`) units."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping (global norm)."""
+    whiten_advantages: bool = True
+    """Paper factor: normalise advantages over the batch (on in the paper)."""
+    value_norm: bool = True
+    """Normalise value targets by running mean and std of returns (on in the paper)."""
+    ref_ema: bool = True
+    """Paper factor: the reference follows the actor, ref ← η·actor + (1−η)·ref, after every step."""
+    ref_ema_eta: float = 0.02
+    """η (paper: 0.001 over thousands of steps; larger here because the tiny run has tens)."""
+
+    # sandbox, validation, checkpoints
+    backend: str = "docker"
+    """Executor backend: docker (sandboxed, default) or local (host, weaker isolation)."""
+    exec_workers: int | None = None
+    """Sandbox workers (None: one per core)."""
+    eval_every: int = 10
+    """Validate every this many steps (and before the first, to record the starting point)."""
+    val_samples: int = 4
+    """Samples per validation problem."""
+    val_temperature: float = 0.2
+    """Temperature of validation samples (fixed seed, so every validation sees the same random numbers)."""
+    val_ks: tuple[int, ...] = (1,)
+    best_metric: str = "pass@1"
+    """Validation metric that picks the best checkpoint (the paper keeps the best on validation)."""
+    save_every: int = 10
+    """Write a resumable checkpoint every this many steps (and at the end)."""
+    tensorboard: bool = True
+
+    # derived, filled in by __post_init__
+    rollout_batch_size: int = 0
+    """batch_size or large_batch_size."""
+    prompts_per_step: int = 0
+    minibatch_size: int = 0
+
+    def __post_init__(self) -> None:
+        self.rollout_batch_size = self.large_batch_size if self.large_batch else self.batch_size
+        if self.rollout_batch_size % self.samples_per_prompt:
+            raise UserError(f"rollout batch {self.rollout_batch_size} is not a multiple of samples_per_prompt "
+                            f"{self.samples_per_prompt}", "change batch_size/large_batch_size or samples_per_prompt")
+        if self.rollout_batch_size % self.num_minibatches:
+            raise UserError(f"rollout batch {self.rollout_batch_size} does not split into {self.num_minibatches} "
+                            "minibatches", "make the batch size a multiple of num_minibatches")
+        if self.critic not in ("separate", "shared"):
+            raise UserError(f"critic is {self.critic!r}", "use separate or shared")
+        if isinstance(self.reward, dict):  # a YAML mapping given for the whole sub-config
+            self.reward = RewardConfig(**self.reward)
+        self.reward.__post_init__()
+        self.prompts_per_step = self.rollout_batch_size // self.samples_per_prompt
+        self.minibatch_size = self.rollout_batch_size // self.num_minibatches
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Maths: standalone, each tested against a hand computation (tests/train/test_ppo.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of x where mask is 1 (over everything, or along `dim`)."""
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp(min=1)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
+
+
+def masked_var(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Population variance of x where mask is 1."""
+    return masked_mean((x - masked_mean(x, mask)) ** 2, mask)
+
+
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(x − mean) / std over the masked entries; masked-out entries become 0."""
+    return (x - masked_mean(x, mask)) * torch.rsqrt(masked_var(x, mask) + eps) * mask
+
+
+def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """log π(a|s) − log π_ref(a|s) per token, [B, T]: the k1 estimator, whose expectation under π is KL(π‖ref)."""
+    return logprobs - ref_logprobs
+
+
+def token_rewards(scores: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
+    """−β·kl on every token, plus the sample's score on its last token (paper: reward on the last token), [B, T]."""
+    rewards = -kl_coef * kl * mask
+    last = (mask.sum(1).long() - 1).clamp(min=0)  # [B] index of each response's last token
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (Schulman et al. 2016) → (advantages, returns), both [B, T].
+
+    values[b, t] is V of the state before token t. A response ends at its last unmasked token: what follows counts
+    as terminal (value 0), because padded rewards and values are zeroed first.
+    """
+    rewards, values = rewards * mask, values * mask
+    T = rewards.shape[1]
+    lastgaelam = torch.zeros_like(rewards[:, 0])
+    advantages_reversed = []
+    for t in reversed(range(T)):
+        nextvalues = values[:, t + 1] if t + 1 < T else torch.zeros_like(values[:, 0])
+        delta = rewards[:, t] + gamma * nextvalues - values[:, t]
+        lastgaelam = delta + gamma * lam * lastgaelam
+        advantages_reversed.append(lastgaelam)
+    advantages = torch.stack(advantages_reversed[::-1], dim=1) * mask
+    return advantages, (advantages + values) * mask
+
+
+def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                cliprange: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The clipped surrogate: mean of max(−A·ratio, −A·clip(ratio, 1±ε)) over tokens; plus diagnostics."""
+    logratio = logprobs - old_logprobs
+    ratio = torch.exp(logratio)  # [B, T]
+    pg_losses = -advantages * ratio
+    pg_losses2 = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
+    pg_loss = masked_mean(torch.max(pg_losses, pg_losses2), mask)
+    with torch.no_grad():
+        stats = {
+            "clipfrac": masked_mean((pg_losses2 > pg_losses).float(), mask),
+            "approx_kl": masked_mean((ratio - 1) - logratio, mask),  # k3 estimator of KL(old‖new), always ≥ 0
+            "ratio": masked_mean(ratio, mask),
+        }
+    return pg_loss, stats
+
+
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
+               cliprange_value: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """½·mean of max((V − R)², (clip(V, V_old ± ε) − R)²) over tokens, and the share of tokens where the clip won."""
+    values_clipped = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
+    vf_losses1 = (values - returns) ** 2
+    vf_losses2 = (values_clipped - returns) ** 2
+    vf_loss = 0.5 * masked_mean(torch.max(vf_losses1, vf_losses2), mask)
+    return vf_loss, masked_mean((vf_losses2 > vf_losses1).float(), mask).detach()
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 − Var(R − V) / Var(R): 1 is a perfect critic, 0 no better than a constant, negative worse."""
+    var_returns = masked_var(returns, mask)
+    return float("nan") if var_returns == 0 else float(1 - masked_var(returns - values, mask) / var_returns)
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, source: nn.Module, eta: float) -> None:
+    """target ← η·source + (1−η)·target, parameter by parameter (the paper's reference EMA)."""
+    for p_target, p_source in zip(target.parameters(), source.parameters(), strict=True):
+        p_target.lerp_(p_source.to(p_target.dtype), eta)
+
+
+class RunningMoments:
+    """Mean and variance of every value target seen so far (batches merged exactly, Chan et al. 1979), so the
+    critic can predict returns in normalised units (value normalisation)."""
+
+    def __init__(self) -> None:
+        self.mean, self.var, self.count = 0.0, 1.0, 0
+
+    def update(self, x: torch.Tensor) -> None:
+        n = x.numel()
+        if n == 0:
+            return
+        batch_mean, batch_var = float(x.mean()), float(x.var(unbiased=False))
+        total = self.count + n
+        delta = batch_mean - self.mean
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        self.mean, self.var, self.count = self.mean + delta * n / total, m2 / total, total
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.var) if self.var > 1e-8 else 1.0
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+    def state_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.mean, self.var, self.count = state["mean"], state["var"], int(state["count"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models: actor (the policy), critic (a value head on a copy of it, or on its own trunk), reference
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ValueHead(nn.Module):
+    """hidden states [B, T, H] → values [B, T]; on a trunk of its own (`separate`) or on the actor's (`shared`)."""
+
+    def __init__(self, hidden_size: int, trunk: nn.Module | None = None):
+        super().__init__()
+        self.trunk = trunk
+        self.head = nn.Linear(hidden_size, 1)
+        nn.init.normal_(self.head.weight, std=1 / math.sqrt(hidden_size + 1))
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.head(hidden.float()).squeeze(-1)
+
+
+def forward(model: nn.Module, query_responses: torch.Tensor, attention_mask: torch.Tensor, context_length: int,
+            temperature: float, hidden: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits of the response positions, [B, T, V], divided by the sampling temperature; and the last hidden
+    states there, [B, T, H], when asked. Positions count real tokens only (left padding)."""
+    position_ids = (attention_mask.cumsum(1) - 1).clamp(min=0)
+    out = model(input_ids=query_responses, attention_mask=attention_mask, position_ids=position_ids,
+                output_hidden_states=hidden, use_cache=False)
+    logits = out.logits[:, context_length - 1:-1].float() / temperature
+    return logits, out.hidden_states[-1][:, context_length - 1:-1] if hidden else None
+
+
+def critic_values(critic: ValueHead, actor_hidden: torch.Tensor | None, query_responses: torch.Tensor,
+                  attention_mask: torch.Tensor, context_length: int) -> torch.Tensor:
+    """Values of the response positions, [B, T], from the critic's own trunk or the actor's hidden states."""
+    if critic.trunk is None:
+        assert actor_hidden is not None, "a shared critic reads the actor's hidden states"
+        return critic(actor_hidden)
+    position_ids = (attention_mask.cumsum(1) - 1).clamp(min=0)
+    out = critic.trunk(input_ids=query_responses, attention_mask=attention_mask, position_ids=position_ids,
+                       use_cache=False)
+    return critic(out.last_hidden_state[:, context_length - 1:-1])
+
+
+def logprobs_of(logits: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    """log π(response token) from logits: [B, T, V], [B, T] → [B, T]."""
+    return torch.gather(logits.log_softmax(-1), 2, responses.unsqueeze(-1)).squeeze(-1)
+
+
+def entropy_of(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of each position's distribution, [B, T, V] → [B, T]."""
+    logp = logits.log_softmax(-1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollout: generate in chunks; each chunk goes to the sandbox while the next one is generated
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    """One rollout batch, padded. B samples, P prompt columns (left-padded), T response columns (right-padded)."""
+
+    query_responses: torch.Tensor
+    """[B, P + T] prompt and response token ids."""
+    attention_mask: torch.Tensor
+    """[B, P + T] 1 on real tokens."""
+    responses: torch.Tensor
+    """[B, T] response token ids."""
+    response_mask: torch.Tensor
+    """[B, T] float, 1 on response tokens."""
+    context_length: int
+    """P."""
+    scores: torch.Tensor
+    """[B] the reward of each sample (clipped to ±reward_clip)."""
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass
+class RolloutTiming:
+    generation_s: float = 0.0
+    """Time spent generating (the trainer's resource)."""
+    execution_s: float = 0.0
+    """Wall time during which at least one chunk was in the sandbox."""
+    waiting_s: float = 0.0
+    """Time the trainer sat idle waiting for verdicts: what the overlap is meant to remove."""
+
+
+def collect_rollout(generator: Any, executor: Any, tokenizer: Any, problems: Sequence[Problem], config: PPOConfig,
+                    seed: int) -> tuple[list[Any], list[SampleVerdict], RolloutTiming]:
+    """Sample `samples_per_prompt` programs per problem and judge them; generations and verdicts follow the order
+    problems × samples. With `overlap`, chunk i executes while chunk i+1 is generated."""
+    from codelhf.generation.base import SamplingParams
+    from codelhf.prompting import STOP, build_prompt, extract_code
+
+    by_id = {p.id: p for p in problems}
+    per_chunk = max(1, config.generation_batch_size // config.samples_per_prompt)
+    timing = RolloutTiming()
+    generations: list[Any] = []
+    futures, intervals = [], []
+    for c, start in enumerate(range(0, len(problems), per_chunk)):
+        chunk = problems[start:start + per_chunk]
+        params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature, top_k=config.top_k,
+                                max_new_tokens=config.max_new_tokens, stop=list(STOP), seed=seed * 1000 + c)
+        t0 = time.perf_counter()
+        chunk_gens = generator.generate([build_prompt(p, tokenizer) for p in chunk], params)
+        timing.generation_s += time.perf_counter() - t0
+        samples = [Sample(problem_id=p.id, program=extract_code(g.text), sample_index=j)
+                   for p, gens in zip(chunk, chunk_gens) for j, g in enumerate(gens)]
+        generations.extend(g for gens in chunk_gens for g in gens)
+        interval = [time.perf_counter(), 0.0]
+        future = executor.submit(by_id, samples, tests=config.reward.tests, progress=False)
+        future.add_done_callback(lambda _f, iv=interval: iv.__setitem__(1, time.perf_counter()))
+        futures.append(future)
+        intervals.append(interval)
+        if not config.overlap:
+            t0 = time.perf_counter()
+            future.result()
+            timing.waiting_s += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    verdicts = [v for f in futures for v in f.result()]
+    timing.waiting_s += time.perf_counter() - t0
+    timing.execution_s = _union_length(intervals)
+    return generations, verdicts, timing
+
+
+def _union_length(intervals: list[list[float]]) -> float:
+    """Total length covered by [start, end] intervals (chunks may be in the sandbox at the same time)."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def build_rollout(generations: Sequence[Any], scores: Sequence[float], pad_id: int, device: torch.device) -> Rollout:
+    """Pad generations into one batch: prompts to the left, responses to the right."""
+    P = max(len(g.prompt_ids) for g in generations)
+    T = max(len(g.token_ids) for g in generations)
+    B = len(generations)
+    query_responses = torch.full((B, P + T), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((B, P + T), dtype=torch.long)
+    for i, g in enumerate(generations):
+        query_responses[i, P - len(g.prompt_ids):P] = torch.tensor(g.prompt_ids)
+        query_responses[i, P:P + len(g.token_ids)] = torch.tensor(g.token_ids)
+        attention_mask[i, P - len(g.prompt_ids):P + len(g.token_ids)] = 1
+    return Rollout(query_responses=query_responses.to(device), attention_mask=attention_mask.to(device),
+                   responses=query_responses[:, P:].to(device), response_mask=attention_mask[:, P:].float().to(device),
+                   context_length=P, scores=torch.tensor(scores, dtype=torch.float, device=device))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The PPO update on one rollout batch
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def ppo_update(actor: nn.Module, critic: ValueHead, ref: nn.Module, optimizer: torch.optim.Optimizer,
+               moments: RunningMoments, rollout: Rollout, config: PPOConfig, step: int) -> dict[str, float]:
+    """Score the rollout (old log-probs, reference log-probs, values), compute rewards, advantages and returns,
+    then `ppo_epochs` passes of `num_minibatches` clipped updates. Returns the step's metrics."""
+    mask, ctx, B = rollout.response_mask, rollout.context_length, len(rollout)
+    shared = critic.trunk is None
+
+    # 1. the rollout as seen by the models before the update
+    with torch.no_grad():
+        logprobs, ref_logprobs, values, entropy = [], [], [], []
+        for i in range(0, B, config.forward_batch_size):
+            rows = slice(i, i + config.forward_batch_size)
+            qr, am, resp = rollout.query_responses[rows], rollout.attention_mask[rows], rollout.responses[rows]
+            logits, hidden = forward(actor, qr, am, ctx, config.temperature, hidden=shared)
+            logprobs.append(logprobs_of(logits, resp))
+            entropy.append(entropy_of(logits))
+            values.append(critic_values(critic, hidden, qr, am, ctx))
+            ref_logits, _ = forward(ref, qr, am, ctx, config.temperature)
+            ref_logprobs.append(logprobs_of(ref_logits, resp))
+        logprobs, ref_logprobs = torch.cat(logprobs), torch.cat(ref_logprobs)  # [B, T]
+        values, entropy = torch.cat(values), torch.cat(entropy)  # [B, T], critic units
+
+        # 2. rewards, advantages, returns
+        values_raw = moments.denormalize(values) if config.value_norm else values  # reward units
+        kl = kl_per_token(logprobs, ref_logprobs) * mask
+        rewards = token_rewards(rollout.scores, kl, mask, config.kl_coef)
+        advantages, returns = gae(rewards, values_raw, mask, config.gamma, config.lam)
+        explained = explained_variance(values_raw, returns, mask)
+        if config.value_norm:
+            moments.update(returns[mask.bool()])
+            returns, values = moments.normalize(returns) * mask, moments.normalize(values_raw) * mask
+        if config.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+
+    # 3. minibatch updates
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + step)
+    stats: dict[str, list[float]] = {}
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for _ in range(config.ppo_epochs):
+        for mb in torch.randperm(B, generator=generator).split(config.minibatch_size):
+            mb = mb.to(mask.device)
+            mb_mask, mb_qr, mb_am = mask[mb], rollout.query_responses[mb], rollout.attention_mask[mb]
+            logits, hidden = forward(actor, mb_qr, mb_am, ctx, config.temperature, hidden=shared)
+            new_logprobs = logprobs_of(logits, rollout.responses[mb])
+            new_values = critic_values(critic, hidden, mb_qr, mb_am, ctx)
+            pg_loss, pg_stats = policy_loss(new_logprobs, logprobs[mb], advantages[mb], mb_mask, config.cliprange)
+            vf_loss, vf_clipfrac = value_loss(new_values, values[mb], returns[mb], mb_mask, config.cliprange_value)
+            loss = pg_loss + config.vf_coef * vf_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            for name, value in {"losses/pg_loss": pg_loss, "losses/vf_loss": vf_loss, "losses/total": loss,
+                                "policy/clipfrac": pg_stats["clipfrac"], "policy/approx_kl": pg_stats["approx_kl"],
+                                "policy/ratio": pg_stats["ratio"], "val/clipfrac": vf_clipfrac,
+                                "policy/grad_norm": grad_norm}.items():
+                stats.setdefault(name, []).append(float(value))
+
+    metrics = {name: sum(v) / len(v) for name, v in stats.items()}
+    seq_kl = kl.sum(1)  # [B]
+    metrics.update({
+        "objective/kl": float(seq_kl.mean()),
+        "objective/non_score_reward": float(-config.kl_coef * seq_kl.mean()),
+        "objective/entropy": float(masked_mean(entropy, mask, dim=1).mean()),
+        "objective/score_total": float((rollout.scores - config.kl_coef * seq_kl).mean()),
+        "val/explained_variance": explained,
+        "val/value_mean": float(masked_mean(values_raw, mask)),
+        "val/return_mean": float(masked_mean(moments.denormalize(returns) if config.value_norm else returns, mask)),
+        "policy/advantage_mean": float(masked_mean(advantages, mask)),
+        "policy/advantage_std": float(masked_var(advantages, mask).sqrt()),
+        "policy/response_length": float(mask.sum(1).mean()),
+    })
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation, checkpoints
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def validate(generator: Any, executor: Any, tokenizer: Any, problems: Sequence[Problem], config: PPOConfig
+             ) -> dict[str, float]:
+    """pass@k (and the share of passing samples) on the validation problems, with a fixed sampling seed."""
+    from codelhf.evaluate import evaluate
+    from codelhf.generation.base import SamplingParams
+    from codelhf.prompting import STOP, build_prompt, extract_code
+
+    params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
+                            max_new_tokens=config.max_new_tokens, stop=list(STOP), seed=config.seed)
+    gens = generator.generate([build_prompt(p, tokenizer) for p in problems], params)
+    samples = [Sample(problem_id=p.id, program=extract_code(g.text), sample_index=j)
+               for p, group in zip(problems, gens) for j, g in enumerate(group)]
+    verdicts = executor.run(problems, samples, tests="all", progress=False)
+    result = evaluate(problems, verdicts, ks=config.val_ks)
+    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@")}
+    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
+    return metrics
+
+
+def save_checkpoint(path: Path, actor: nn.Module, critic: ValueHead, ref: nn.Module,
+                    optimizer: torch.optim.Optimizer, moments: RunningMoments, step: int, best: float) -> None:
+    """Everything a run needs to go on from `step` (written to a temporary file first, so a crash keeps the old)."""
+    path.mkdir(parents=True, exist_ok=True)
+    state = {"step": step, "best": best, "actor": actor.state_dict(), "critic": critic.state_dict(),
+             "ref": ref.state_dict(), "optimizer": optimizer.state_dict(), "moments": moments.state_dict()}
+    torch.save(state, path / "state.pt.tmp")
+    (path / "state.pt.tmp").replace(path / "state.pt")
+
+
+def save_policy(path: Path, actor: nn.Module, tokenizer: Any, info: dict[str, Any]) -> None:
+    """A policy other commands load by path (`--model DIR`), with what it scored."""
+    import json
+
+    actor.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "ppo_info.json").write_text(json.dumps(info, indent=2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PPOResult:
+    out_dir: Path
+    initial: dict[str, float]
+    """Validation before the first step (the SFT starting point)."""
+    best: float
+    best_step: int
+    history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    """(step, validation metrics) for every validation of this run."""
+
+
+def problems_for_step(problems: Sequence[Problem], step: int, n: int, seed: int) -> list[Problem]:
+    """The `n` problems of a step: consecutive slices of per-epoch shuffles, so a resumed run sees the same ones."""
+    out: list[Problem] = []
+    index = (step - 1) * n
+    while len(out) < n:
+        epoch, offset = divmod(index, len(problems))
+        order = list(range(len(problems)))
+        random.Random(seed * 7919 + epoch).shuffle(order)
+        take = order[offset:offset + n - len(out)]
+        out.extend(problems[i] for i in take)
+        index += len(take)
+    return out
+
+
+def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, show_progress: bool = True,
+              policy: tuple[Any, Any] | None = None, train_problems: Sequence[Problem] | None = None,
+              val_problems: Sequence[Problem] | None = None) -> PPOResult:
+    """Train with PPO into `out_dir` (metrics, `checkpoint/`, `best/`, `final/`); with `resume`, go on from its
+    checkpoint. `policy` = (model, tokenizer) and the problem lists replace `config.model`/`config.problems`
+    when given (the study and the tests pass objects they already hold)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from codelhf.config import config_to_dict, save_config
+    from codelhf.execution import Executor
+    from codelhf.generation.hf import HFGenerator
+    from codelhf.metrics import MetricsLogger
+
+    out = Path(out_dir)
+    torch.manual_seed(config.seed)
+    if policy is None:
+        from codelhf.policy import load_policy
+
+        policy = load_policy(config.model, device=config.device)
+    actor, tokenizer = policy
+    actor.eval()  # no dropout, ever: see the module docstring
+    device = next(actor.parameters()).device
+    if train_problems is None or val_problems is None:
+        from codelhf.datasets import load_problems
+
+        train_problems = train_problems or load_problems(config.problems, split=config.train_split,
+                                                         limit=config.train_limit)
+        val_problems = val_problems or load_problems(config.problems, split=config.val_split, limit=config.val_limit)
+    train_problems = [p for p in train_problems if p.tests(config.reward.tests)]
+    if not train_problems:
+        raise UserError(f"no training problem in {config.problems!r} has {config.reward.tests} tests",
+                        "choose reward.tests=all, or problems with tests")
+
+    ref = copy.deepcopy(actor).requires_grad_(False)
+    hidden_size = actor.config.hidden_size
+    trunk = None if config.critic == "shared" else copy.deepcopy(actor.base_model)
+    critic = ValueHead(hidden_size, trunk).to(device)
+    actor_params = list(actor.parameters()) + (list(critic.parameters()) if trunk is None else [])
+    groups = [{"params": actor_params, "lr": config.actor_lr}]
+    if trunk is not None:
+        groups.append({"params": list(critic.parameters()), "lr": config.critic_lr})
+    optimizer = torch.optim.AdamW(groups, eps=1e-5, weight_decay=0.0)
+    moments = RunningMoments()
+    generator = HFGenerator(actor, tokenizer, batch_size=config.generation_batch_size)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    start_step, best, best_step = 1, -math.inf, 0
+    checkpoint = out / "checkpoint" / "state.pt"
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        actor.load_state_dict(state["actor"])
+        critic.load_state_dict(state["critic"])
+        ref.load_state_dict(state["ref"])
+        optimizer.load_state_dict(state["optimizer"])
+        moments.load_state_dict(state["moments"])
+        start_step, best = state["step"] + 1, state["best"]
+    elif resume:
+        raise UserError(f"{out}: nothing to resume (no checkpoint/state.pt)", "drop --resume to start a new run")
+    save_config(config, out / "config.yaml")
+    result = PPOResult(out_dir=out, initial={}, best=best, best_step=best_step)
+
+    columns = [TextColumn("[bold]ppo[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[info]}")]
+    with MetricsLogger(out, tensorboard=config.tensorboard, config=config_to_dict(config)) as logger, \
+            Executor(backend=config.backend, workers=config.exec_workers) as executor, \
+            Progress(*columns, disable=not show_progress, transient=False) as progress:
+        task = progress.add_task("ppo", total=config.total_steps, completed=start_step - 1, info="")
+
+        def run_validation(step: int) -> dict[str, float]:
+            nonlocal best
+            t0 = time.perf_counter()
+            metrics = validate(generator, executor, tokenizer, val_problems, config)
+            metrics["time/validation"] = time.perf_counter() - t0
+            logger.log(metrics, step)
+            result.history.append((step, metrics))
+            score = metrics[f"eval/{config.best_metric}"]
+            if score > best:  # the paper keeps the checkpoint that is best on validation
+                best, result.best, result.best_step = score, score, step
+                save_policy(out / "best", actor, tokenizer, {"step": step, **metrics})
+            return metrics
+
+        if start_step == 1:
+            result.initial = run_validation(0)
+        for step in range(start_step, config.total_steps + 1):
+            t_step = time.perf_counter()
+            batch_problems = problems_for_step(train_problems, step, config.prompts_per_step, config.seed)
+            generations, verdicts, timing = collect_rollout(generator, executor, tokenizer, batch_problems, config,
+                                                            seed=config.seed * 100_003 + step)
+            keep = [i for i, (g, v) in enumerate(zip(generations, verdicts)) if is_scorable(v) and g.token_ids]
+            scores = rewards_from_verdicts([verdicts[i] for i in keep], config.reward)
+            scores = [max(-config.reward_clip, min(config.reward_clip, s)) for s in scores]
+
+            t0 = time.perf_counter()
+            metrics: dict[str, float] = {}
+            if keep:
+                rollout = build_rollout([generations[i] for i in keep], scores, pad_id, device)
+                metrics = ppo_update(actor, critic, ref, optimizer, moments, rollout, config, step)
+                if config.ref_ema:
+                    ema_update(ref, actor, config.ref_ema_eta)
+            timing_training = time.perf_counter() - t0
+            step_s = time.perf_counter() - t_step
+
+            statuses = count_statuses(verdicts)
+            metrics.update({
+                "rewards/mean": sum(scores) / max(1, len(scores)),
+                "rewards/pass_rate": sum(v.all_passed for v in verdicts) / len(verdicts),
+                "exec/dropped_samples": len(verdicts) - len(keep),
+                **{f"verdicts/{s}": n / len(verdicts) for s, n in statuses.items()},
+                "time/generation": timing.generation_s, "time/execution": timing.execution_s,
+                "time/waiting": timing.waiting_s, "time/training": timing_training, "time/step": step_s,
+                "time/waiting_share": timing.waiting_s / step_s,
+            })
+            logger.log(metrics, step)
+            info = f"reward {metrics['rewards/mean']:.2f}  pass {metrics['rewards/pass_rate']:.2f}"
+            if step % config.eval_every == 0 or step == config.total_steps:
+                info += f"  val {run_validation(step)[f'eval/{config.best_metric}']:.3f}"
+            if step % config.save_every == 0 or step == config.total_steps:
+                save_checkpoint(out / "checkpoint", actor, critic, ref, optimizer, moments, step, best)
+            progress.update(task, completed=step, info=info)
+    save_policy(out / "final", actor, tokenizer, {"step": config.total_steps, "best_step": result.best_step})
+    return result

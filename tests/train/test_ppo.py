@@ -1,0 +1,167 @@
+"""PPO: the maths against hand computation, the config, and runs of the loop on real tiny models in the real sandbox.
+
+Hand computations are written out in each test's docstring, so a reader can check them without running anything.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from codelhf.config import load_config
+from codelhf.errors import UserError
+from codelhf.train.ppo import (PPOConfig, RunningMoments, _union_length, ema_update, explained_variance, gae,
+                               kl_per_token, masked_mean, masked_whiten, policy_loss, problems_for_step,
+                               token_rewards, value_loss)
+
+# ---------------------------------------------------------------------------------------------------------------
+# maths
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_gae_with_lambda_gamma_one_is_reward_to_go_minus_value() -> None:
+    """λ = γ = 1: A_t = Σ_{t'≥t} r_t' − V_t. Row 0: rewards (0, 0, 1), V (.5, .2, .1) → A (.5, .8, .9), R = 1.
+    Row 1 ends after two tokens: rewards (0, 2), V (1, 3) → A (2 − 1, 2 − 3) = (1, −1); its padded value 7 and
+    reward 5 are ignored (the end is terminal)."""
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, 2.0, 5.0]])
+    values = torch.tensor([[0.5, 0.2, 0.1], [1.0, 3.0, 7.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    advantages, returns = gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    torch.testing.assert_close(advantages, torch.tensor([[0.5, 0.8, 0.9], [1.0, -1.0, 0.0]]))
+    torch.testing.assert_close(returns, torch.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 0.0]]))
+
+
+def test_gae_with_discount_and_lambda() -> None:
+    """γ = 0.9, λ = 0.5, rewards (0, 0, 1), V (.5, .2, .1):
+    δ2 = 1 − .1 = .9;             A2 = .9
+    δ1 = .9·.1 − .2 = −.11;       A1 = −.11 + .45·.9 = .295
+    δ0 = .9·.2 − .5 = −.32;       A0 = −.32 + .45·.295 = −.18725;   R = A + V = (.31275, .495, 1)."""
+    advantages, returns = gae(torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.2, 0.1]]), torch.ones(1, 3),
+                              gamma=0.9, lam=0.5)
+    torch.testing.assert_close(advantages, torch.tensor([[-0.18725, 0.295, 0.9]]))
+    torch.testing.assert_close(returns, torch.tensor([[0.31275, 0.495, 1.0]]))
+
+
+def test_kl_per_token_and_rewards_on_the_last_token() -> None:
+    """kl = logπ − logπ_ref = (−1 + 1.5, −2 + 1) = (.5, −1); with β = .1 the token rewards are (−.05, .1) and the
+    score 10 lands on the last real token (index 1; index 2 is padding)."""
+    kl = kl_per_token(torch.tensor([[-1.0, -2.0, -3.0]]), torch.tensor([[-1.5, -1.0, -3.0]]))
+    torch.testing.assert_close(kl, torch.tensor([[0.5, -1.0, 0.0]]))
+    rewards = token_rewards(torch.tensor([10.0]), kl, torch.tensor([[1.0, 1.0, 0.0]]), kl_coef=0.1)
+    torch.testing.assert_close(rewards, torch.tensor([[-0.05, 10.1, 0.0]]))
+
+
+def test_clipped_policy_loss() -> None:
+    """ratio (1.5, .5), ε = .2. A = +1: −A·r = (−1.5, −.5), clipped (−1.2, −.8), max (−1.2, −.5) → loss −.85, the
+    clip won on the first token (clipfrac .5). A = −1: (1.5, .5) vs (1.2, .8) → max (1.5, .8) → loss 1.15."""
+    old = torch.zeros(1, 2)
+    new = torch.log(torch.tensor([[1.5, 0.5]]))
+    mask = torch.ones(1, 2)
+    loss, stats = policy_loss(new, old, torch.ones(1, 2), mask, cliprange=0.2)
+    assert float(loss) == pytest.approx(-0.85)
+    assert float(stats["clipfrac"]) == pytest.approx(0.5)
+    assert float(stats["ratio"]) == pytest.approx(1.0)
+    # k3: (r − 1) − log r = (.5 − log 1.5, −.5 − log .5), averaged
+    assert float(stats["approx_kl"]) == pytest.approx(((0.5 - math.log(1.5)) + (-0.5 - math.log(0.5))) / 2)
+    loss, stats = policy_loss(new, old, -torch.ones(1, 2), mask, cliprange=0.2)
+    assert float(loss) == pytest.approx(1.15)
+    assert float(stats["clipfrac"]) == pytest.approx(0.5)
+
+
+def test_policy_loss_ignores_masked_tokens_and_has_the_policy_gradient_sign() -> None:
+    new = torch.zeros(1, 3, requires_grad=True)
+    loss, _ = policy_loss(new, torch.zeros(1, 3), torch.tensor([[2.0, -1.0, 100.0]]), torch.tensor([[1.0, 1.0, 0.0]]),
+                          cliprange=0.2)
+    assert float(loss.detach()) == pytest.approx(-0.5)  # −(2 − 1) / 2: the masked 100 is ignored
+    loss.backward()  # d/dlogπ of −A·r at r = 1 is −A / n_tokens: descent raises logπ where A > 0
+    torch.testing.assert_close(new.grad, torch.tensor([[-1.0, 0.5, 0.0]]))
+
+
+def test_clipped_value_loss() -> None:
+    """V (1, 0), V_old (.5, .5), R (2, .4), ε = .2: clipped V (.7, .3); (V − R)² = (1, .16), (V_clip − R)² = (1.69,
+    .01); max (1.69, .16) → ½·mean = .4625; the clipped term won on the first token (clipfrac .5)."""
+    loss, clipfrac = value_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]), torch.tensor([[2.0, 0.4]]),
+                                torch.ones(1, 2), cliprange_value=0.2)
+    assert float(loss) == pytest.approx(0.4625)
+    assert float(clipfrac) == pytest.approx(0.5)
+
+
+def test_advantage_normalisation_whitens_over_real_tokens_only() -> None:
+    """(1, 2, 3) with a padded 100: mean 2, population variance 2/3 → (−1.2247, 0, 1.2247), padding 0."""
+    x = torch.tensor([[1.0, 2.0], [3.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    white = masked_whiten(x, mask)
+    s = math.sqrt(1.5)
+    torch.testing.assert_close(white, torch.tensor([[-s, 0.0], [s, 0.0]]), atol=1e-5, rtol=1e-5)
+    assert float(masked_mean(white, mask)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_value_normalisation_tracks_all_returns_seen() -> None:
+    """Batches (1, 2) then (3, 4, 5) merge to the moments of 1..5: mean 3, variance 2."""
+    moments = RunningMoments()
+    moments.update(torch.tensor([1.0, 2.0]))
+    moments.update(torch.tensor([3.0, 4.0, 5.0]))
+    assert (moments.mean, moments.var, moments.count) == (pytest.approx(3.0), pytest.approx(2.0), 5)
+    x = torch.tensor([1.0, 5.0])
+    torch.testing.assert_close(moments.normalize(x), torch.tensor([-2 / math.sqrt(2), 2 / math.sqrt(2)]))
+    torch.testing.assert_close(moments.denormalize(moments.normalize(x)), x)
+    restored = RunningMoments()
+    restored.load_state_dict(moments.state_dict())
+    assert restored.state_dict() == moments.state_dict()
+
+
+def test_ema_update_moves_reference_towards_actor() -> None:
+    """ref ← η·actor + (1−η)·ref with η = .1: 0 → .1 → .19 while the actor stays at 1."""
+    ref, actor = nn.Linear(2, 1), nn.Linear(2, 1)
+    nn.init.zeros_(ref.weight), nn.init.zeros_(ref.bias), nn.init.ones_(actor.weight), nn.init.ones_(actor.bias)
+    ema_update(ref, actor, 0.1)
+    torch.testing.assert_close(ref.weight, torch.full((1, 2), 0.1))
+    ema_update(ref, actor, 0.1)
+    torch.testing.assert_close(ref.bias, torch.tensor([0.19]))
+    torch.testing.assert_close(actor.weight, torch.ones(1, 2))  # the actor is untouched
+
+
+def test_explained_variance() -> None:
+    returns, mask = torch.tensor([[1.0, 2.0, 3.0]]), torch.ones(1, 3)
+    assert explained_variance(returns, returns, mask) == pytest.approx(1.0)
+    assert explained_variance(torch.full((1, 3), 2.0), returns, mask) == pytest.approx(0.0)
+    assert explained_variance(torch.tensor([[3.0, 2.0, 1.0]]), returns, mask) == pytest.approx(-3.0)
+
+
+def test_union_length_counts_overlapping_chunks_once() -> None:
+    assert _union_length([[0.0, 2.0], [1.0, 3.0], [5.0, 6.0]]) == pytest.approx(4.0)
+    assert _union_length([]) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# config and problem order
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_large_batch_switch_sets_the_derived_sizes() -> None:
+    config = load_config(PPOConfig, None, ["large_batch=false", "batch_size=8", "samples_per_prompt=2",
+                                           "num_minibatches=2", "reward.kind=fraction"])
+    assert (config.rollout_batch_size, config.prompts_per_step, config.minibatch_size) == (8, 4, 4)
+    assert config.reward.kind == "fraction"
+    config = load_config(PPOConfig, None, ["large_batch=true"])
+    assert config.rollout_batch_size == config.large_batch_size
+
+
+def test_bad_config_values_are_user_errors() -> None:
+    with pytest.raises(UserError, match="samples_per_prompt"):
+        load_config(PPOConfig, None, ["batch_size=10", "large_batch=false", "samples_per_prompt=4"])
+    with pytest.raises(UserError, match="critic"):
+        load_config(PPOConfig, None, ["critic=tied"])
+    with pytest.raises(UserError, match="unknown reward"):
+        load_config(PPOConfig, None, ["reward.kind=binray"])
+
+
+def test_problems_for_step_covers_every_problem_each_epoch_and_is_reproducible() -> None:
+    problems = list(range(10))
+    steps = [problems_for_step(problems, s, 4, seed=3) for s in (1, 2, 3, 4, 5)]  # 20 picks = 2 epochs
+    flat = [p for batch in steps for p in batch]
+    assert sorted(flat[:10]) == problems and sorted(flat[10:]) == problems
+    assert problems_for_step(problems, 4, 4, seed=3) == steps[3]
