@@ -129,7 +129,7 @@ class PPOConfig:
     exec_workers: int | None = None
     """Sandbox workers (None: one per core)."""
     eval_every: int = 10
-    """Validate every this many steps (and before the first, to record the starting point)."""
+    """Validate every this many steps, before the first (the starting point) and after the last; 0: never."""
     val_samples: int = 4
     """Samples per validation problem."""
     val_temperature: float = 0.2
@@ -405,7 +405,7 @@ def collect_rollout(generator: Any, executor: Any, tokenizer: Any, problems: Seq
                    for p, gens in zip(chunk, chunk_gens) for j, g in enumerate(gens)]
         generations.extend(g for gens in chunk_gens for g in gens)
         interval = [time.perf_counter(), 0.0]
-        future = executor.submit(by_id, samples, tests=config.reward.tests, progress=False)
+        future = executor.submit(by_id, samples, tests=config.reward.tests)
         future.add_done_callback(lambda _f, iv=interval: iv.__setitem__(1, time.perf_counter()))
         futures.append(future)
         intervals.append(interval)
@@ -680,7 +680,8 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
                 save_policy(out / "best", actor, tokenizer, {"step": step, **metrics})
             return metrics
 
-        if start_step == 1:
+        validating = config.eval_every > 0
+        if start_step == 1 and validating:
             result.initial = run_validation(0)
         for step in range(start_step, config.total_steps + 1):
             t_step = time.perf_counter()
@@ -710,10 +711,12 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
                 "time/generation": timing.generation_s, "time/execution": timing.execution_s,
                 "time/waiting": timing.waiting_s, "time/training": timing_training, "time/step": step_s,
                 "time/waiting_share": timing.waiting_s / step_s,
+                "exec/programs_per_s": len(verdicts) / max(timing.execution_s, 1e-9),
+                "exec/tests_per_s": sum(v.total for v in verdicts) / max(timing.execution_s, 1e-9),
             })
             logger.log(metrics, step)
             info = f"reward {metrics['rewards/mean']:.2f}  pass {metrics['rewards/pass_rate']:.2f}"
-            if step % config.eval_every == 0 or step == config.total_steps:
+            if validating and (step % config.eval_every == 0 or step == config.total_steps):
                 info += f"  val {run_validation(step)[f'eval/{config.best_metric}']:.3f}"
             if step % config.save_every == 0 or step == config.total_steps:
                 save_checkpoint(out / "checkpoint", actor, critic, ref, optimizer, moments, step, best)
