@@ -507,7 +507,7 @@ def ppo_update(actor: nn.Module, critic: ValueHead, ref: nn.Module, optimizer: t
                                 "policy/clipfrac": pg_stats["clipfrac"], "policy/approx_kl": pg_stats["approx_kl"],
                                 "policy/ratio": pg_stats["ratio"], "val/clipfrac": vf_clipfrac,
                                 "policy/grad_norm": grad_norm}.items():
-                stats.setdefault(name, []).append(float(value))
+                stats.setdefault(name, []).append(float(value.detach()))
 
     metrics = {name: sum(v) / len(v) for name, v in stats.items()}
     seq_kl = kl.sum(1)  # [B]

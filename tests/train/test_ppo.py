@@ -165,3 +165,67 @@ def test_problems_for_step_covers_every_problem_each_epoch_and_is_reproducible()
     flat = [p for batch in steps for p in batch]
     assert sorted(flat[:10]) == problems and sorted(flat[10:]) == problems
     assert problems_for_step(problems, 4, 4, seed=3) == steps[3]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the update on a real tiny Llama (no sandbox): rewarded responses gain probability
+# ---------------------------------------------------------------------------------------------------------------
+
+TEXTS = ["n = int(input())\nprint(n * 2)\n", "a, b = map(int, input().split())\nprint(a + b)\n",
+         "Read two integers and print their sum.\n", "s = input().strip()\nprint(s[::-1])\n"] * 10
+
+
+@pytest.fixture(scope="module")
+def tiny_policy():
+    from codelhf.tiny import TinyRecipe, make_model, train_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = train_tokenizer(TEXTS, vocab_size=300)
+    model = make_model(tokenizer, TinyRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128))
+    return model.eval(), tokenizer
+
+
+def fixed_generations(tokenizer, prompt: str, responses: list[str]):
+    from codelhf.generation.base import Generation
+
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    return [Generation(prompt=prompt, text=r, prompt_ids=prompt_ids,
+                       token_ids=tokenizer(r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id],
+                       logprobs=[]) for r in responses]
+
+
+@pytest.mark.parametrize("critic", ["separate", "shared"])
+def test_ppo_update_raises_the_rewarded_response_and_lowers_the_other(tiny_policy, critic) -> None:
+    """Two responses to one prompt, scored 10 and 0: a few PPO steps must move log π(rewarded) up and log π(other)
+    down, with either critic, while the reference (no EMA here) stays where it was."""
+    import copy
+
+    from codelhf.train.ppo import RunningMoments, ValueHead, build_rollout, forward, logprobs_of, ppo_update
+
+    actor = copy.deepcopy(tiny_policy[0])
+    tokenizer = tiny_policy[1]
+    gens = fixed_generations(tokenizer, "Read two integers and print their sum.\n",
+                             ["a, b = map(int, input().split())\nprint(a + b)\n", "print(input())\n"]) * 2
+    rollout = build_rollout(gens, [10.0, 0.0, 10.0, 0.0], tokenizer.pad_token_id, torch.device("cpu"))
+    config = PPOConfig(large_batch=False, batch_size=4, samples_per_prompt=2, num_minibatches=2, ppo_epochs=2,
+                       actor_lr=1e-3, critic_lr=1e-3, critic=critic)
+    ref = copy.deepcopy(actor).requires_grad_(False)
+    head = ValueHead(actor.config.hidden_size, None if critic == "shared" else copy.deepcopy(actor.base_model))
+    params = list(actor.parameters()) + list(head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+
+    def sequence_logprobs(model):
+        with torch.no_grad():
+            logits, _ = forward(model, rollout.query_responses, rollout.attention_mask, rollout.context_length, 1.0)
+            return (logprobs_of(logits, rollout.responses) * rollout.response_mask).sum(1)
+
+    before = sequence_logprobs(actor)
+    for step in range(1, 4):
+        metrics = ppo_update(actor, head, ref, optimizer, RunningMoments(), rollout, config, step)
+    after = sequence_logprobs(actor)
+    assert after[0] > before[0] + 0.5 and after[1] < before[1] - 0.5
+    torch.testing.assert_close(sequence_logprobs(ref), before)
+    for key in ("losses/pg_loss", "losses/vf_loss", "policy/clipfrac", "policy/approx_kl", "objective/kl",
+                "objective/entropy", "val/explained_variance"):
+        assert math.isfinite(metrics[key]), key
+    assert metrics["objective/kl"] > 0  # the actor has moved away from the reference
