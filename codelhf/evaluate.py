@@ -1,0 +1,304 @@
+"""pass@k and n@k from verdicts, overall and per difficulty, with bootstrap confidence intervals.
+
+pass@k (Chen et al. 2021): with n samples of a problem of which c pass every test, the probability that a random
+k-subset holds at least one passing sample, 1 - C(n-c, k) / C(n, k), computed as a product so that n = 1000 does
+not overflow; averaged over problems.
+
+n@k (Li et al. 2022, AlphaCode): draw k samples, keep those passing the problem's public tests, submit at most n of
+them; the problem is solved if a submitted sample passes the hidden tests. We compute its expectation exactly (no
+Monte Carlo), see `n_at_k`. Samples are submitted in random order among the filtered ones: AlphaCode clusters
+them by behaviour first, which we do not.
+
+k > n: with fewer than k samples no k-subset exists and C(n, k) = 0, so the estimator is undefined. We do not
+extrapolate: `pass_at_k` raises, and `evaluate` reports the metric as None (null in JSON) with the reason under
+"undefined". (The reference implementation returns 1.0 whenever n - c < k, which for k > n would claim every
+problem solved, even with no passing sample.)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from codelhf.errors import UserError
+from codelhf.problems import Problem
+from codelhf.verdicts import SampleVerdict, Status, count_statuses
+
+# ---------------------------------------------------------------------------------------------------------------
+# Estimators
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem: 1 - C(n-c, k) / C(n, k) = 1 - prod_{i=n-c+1}^{n} (1 - k/i)."""
+    if not 0 <= c <= n or k < 1:
+        raise ValueError(f"pass@k needs 0 <= c <= n and k >= 1 (n={n}, c={c}, k={k})")
+    if k > n:
+        raise ValueError(f"pass@{k} is undefined with only {n} samples")
+    if n - c < k:  # every k-subset contains a passing sample
+        return 1.0
+    failing_subsets = 1.0
+    for i in range(n - c + 1, n + 1):
+        failing_subsets *= 1.0 - k / i
+    return 1.0 - failing_subsets
+
+
+def n_at_k(n: int, k: int, public_pass: int, solved: int, submit: int) -> float:
+    """Expected n@k for one problem with `n` samples, exact.
+
+    `public_pass` samples pass the public tests, of which `solved` also pass the hidden ones; `submit` is the n of
+    n@k. Order the n samples at random: the k drawn are the first k, and the submitted ones are the first
+    `submit` public-passing samples among them. Two independent facts decide success: the rank j (among the
+    p = `public_pass` filtered samples) of the first one that also passes hidden tests, P(j) = C(p-j, a-1) / C(p, a)
+    with a = `solved`; and whether the j-th filtered sample lies among the first k, P(H >= j) with H the
+    hypergeometric number of filtered samples in a k-draw. Solved iff j <= submit and H >= j.
+    """
+    p, a = public_pass, solved
+    if not 0 <= a <= p <= n or k < 1 or submit < 1:
+        raise ValueError(f"n@k needs 0 <= solved <= public_pass <= n, k >= 1, submit >= 1 (n={n}, p={p}, a={a})")
+    if k > n:
+        raise ValueError(f"{submit}@{k} is undefined with only {n} samples")
+    if a == 0:
+        return 0.0
+    draws = math.comb(n, k)
+    # tail[j] = P(H >= j): at least j of the p filtered samples among the k drawn
+    pmf = [math.comb(p, h) * math.comb(n - p, k - h) for h in range(min(p, k) + 1)]
+    tail = [0] * (len(pmf) + 1)
+    for h in range(len(pmf) - 1, -1, -1):
+        tail[h] = tail[h + 1] + pmf[h]
+    orders = math.comb(p, a)
+    total = sum(math.comb(p - j, a - 1) * tail[j] for j in range(1, min(submit, p, k) + 1))
+    return total / (orders * draws)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-problem outcomes from verdicts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProblemOutcome:
+    """What the estimators need from one problem's samples."""
+
+    problem_id: str
+    difficulty: str
+    n: int = 0
+    """samples"""
+    passed: int = 0
+    """samples passing every test (hence also the public ones)"""
+    public_pass: int = 0
+    """samples passing the public tests (all samples when the problem has none)"""
+
+
+def outcomes(problems: Sequence[Problem] | Mapping[str, Problem],
+             verdicts: Iterable[SampleVerdict]) -> list[ProblemOutcome]:
+    """Group verdicts by problem. Verdicts of `execute` on all tests hold the public tests first (Problem.tests)."""
+    by_id = problems if isinstance(problems, Mapping) else {p.id: p for p in problems}
+    found: dict[str, ProblemOutcome] = {}
+    for v in verdicts:
+        problem = by_id.get(v.problem_id)
+        if problem is None:
+            raise UserError(f"a verdict names problem {v.problem_id!r}, which is not among the problems",
+                            "evaluate with the same problem set (and --split/--limit) the samples were made for")
+        o = found.setdefault(v.problem_id, ProblemOutcome(v.problem_id, problem.difficulty))
+        n_public = len(problem.public_tests)
+        if v.test_set == "all":
+            public_ok = all(t.status == Status.AC for t in v.tests[:n_public])
+        elif v.test_set == "hidden":  # no public run: every sample counts as passing the filter
+            public_ok = True
+        else:
+            raise UserError(f"verdicts for {v.problem_id!r} were run on the {v.test_set!r} tests only",
+                            "pass@k needs verdicts on all tests (execute --tests all, the default)")
+        o.n += 1
+        o.passed += v.all_passed
+        o.public_pass += public_ok
+    return list(found.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Aggregation: mean over problems, bootstrap interval, per difficulty
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def parse_ks(text: str | Sequence[int]) -> list[int]:
+    """'1,10,100' -> [1, 10, 100]."""
+    if not isinstance(text, str):
+        return [int(k) for k in text]
+    try:
+        ks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--k {text!r}: expected integers separated by commas", "for example --k 1,10,100")
+    if not ks or min(ks) < 1:
+        raise UserError(f"--k {text!r}: every k must be at least 1", "for example --k 1,10,100")
+    return ks
+
+
+def parse_n_at_k(spec: str | tuple[int, int] | Sequence[str | tuple[int, int]]) -> list[tuple[int, int]]:
+    """'10@1000' or '1@10,10@100' or [(10, 1000)] -> [(10, 1000)]."""
+    if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(x, int) for x in spec):
+        return [spec]
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    result = []
+    for item in items:
+        if isinstance(item, tuple):
+            result.append((int(item[0]), int(item[1])))
+            continue
+        match = re.fullmatch(r"\s*(\d+)@(\d+)\s*", item)
+        if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+            raise UserError(f"--n-at-k {item!r}: expected N@K with positive integers", "for example --n-at-k 10@1000")
+        result.append((int(match.group(1)), int(match.group(2))))
+    return result
+
+
+def _metric_values(outs: list[ProblemOutcome], ks: list[int], n_at: list[tuple[int, int]]
+                   ) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Per-problem values of each metric; metrics undefined for some problem (k > n) are left out, with why."""
+    values: dict[str, list[float]] = {}
+    undefined: dict[str, str] = {}
+    fewest = min(o.n for o in outs)
+    for k in ks:
+        name = f"pass@{k}"
+        if k > fewest:
+            undefined[name] = f"k={k} but some problems have only {fewest} samples"
+            continue
+        values[name] = [pass_at_k(o.n, o.passed, k) for o in outs]
+    for submit, k in n_at:
+        name = f"{submit}@{k}"
+        if k > fewest:
+            undefined[name] = f"k={k} but some problems have only {fewest} samples"
+            continue
+        values[name] = [n_at_k(o.n, k, o.public_pass, o.passed, submit) for o in outs]
+    return values, undefined
+
+
+def bootstrap_interval(values: Sequence[float], resamples: int = 1000, confidence: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of the mean, resampling problems with replacement (seeded, so reports are stable)."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if len(data) < 2 or resamples < 1:
+        return float(data.mean()), float(data.mean())
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def _summary(outs: list[ProblemOutcome], ks: list[int], n_at: list[tuple[int, int]], resamples: int,
+             confidence: float, seed: int) -> dict[str, Any]:
+    values, undefined = _metric_values(outs, ks, n_at)
+    summary: dict[str, Any] = {"n_problems": len(outs), "n_samples": sum(o.n for o in outs)}
+    intervals: dict[str, list[float]] = {}
+    for name in [f"pass@{k}" for k in ks] + [f"{s}@{k}" for s, k in n_at]:
+        if name in undefined:
+            summary[name] = None
+            continue
+        summary[name] = sum(values[name]) / len(values[name])
+        intervals[name] = list(bootstrap_interval(values[name], resamples, confidence, seed))
+    summary["ci"] = intervals
+    if undefined:
+        summary["undefined"] = undefined
+    return summary
+
+
+def evaluate(problems: Sequence[Problem] | Mapping[str, Problem], verdicts: Iterable[SampleVerdict],
+             ks: Sequence[int] | str = (1,), n_at_k: Sequence[Any] | str = (), bootstrap: int = 1000,
+             confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """pass@k and n@k over the problems that have verdicts, overall and by `metadata["difficulty"]`.
+
+    Returns {"pass@1": .., "10@1000": .., "n_problems": .., "n_samples": .., "ci": {metric: [low, high]},
+    "by_difficulty": {difficulty: {same keys}}, "statuses": {AC: .., WA: ..}, "problems_without_samples": ..,
+    "undefined": {metric: why}} with fractions in [0, 1]; a metric is None where k exceeds some problem's n.
+    """
+    verdicts = list(verdicts)
+    ks, n_at = parse_ks(ks), parse_n_at_k(n_at_k)
+    outs = outcomes(problems, verdicts)
+    if not outs:
+        raise UserError("no verdicts to evaluate", "run the samples first (codelhf execute) or pass --samples")
+    result = _summary(outs, ks, n_at, bootstrap, confidence, seed)
+    groups: dict[str, list[ProblemOutcome]] = defaultdict(list)
+    for o in outs:
+        groups[o.difficulty].append(o)
+    result["by_difficulty"] = {d: _summary(g, ks, n_at, bootstrap, confidence, seed) for d, g in sorted(groups.items())}
+    result["statuses"] = count_statuses(verdicts)
+    n_problems = len(problems)
+    result["problems_without_samples"] = n_problems - len(outs)
+    result["confidence"], result["bootstrap"], result["seed"] = confidence, bootstrap, seed
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reporting: a rich table and a bar chart
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def metric_names(result: dict[str, Any]) -> list[str]:
+    return [key for key in result if key.startswith("pass@") or re.fullmatch(r"\d+@\d+", key)]
+
+
+def _cell(summary: dict[str, Any], name: str) -> str:
+    value = summary.get(name)
+    if value is None:
+        return "n/a"
+    low, high = summary["ci"][name]
+    return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def render_table(result: dict[str, Any]) -> Any:
+    """A rich Table: one row per difficulty and one overall, percentages with the bootstrap interval."""
+    from rich.table import Table
+
+    names = metric_names(result)
+    table = Table(title=f"pass@k (%), {int(100 * result['confidence'])}% bootstrap interval over problems")
+    table.add_column("difficulty")
+    table.add_column("problems", justify="right")
+    table.add_column("samples", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    rows = list(result["by_difficulty"].items()) if len(result["by_difficulty"]) > 1 else []
+    for difficulty, summary in rows + [("overall", result)]:
+        table.add_row(difficulty, str(summary["n_problems"]), str(summary["n_samples"]),
+                      *(_cell(summary, name) for name in names))
+    return table
+
+
+def plot_by_difficulty(result: dict[str, Any], path: str | Path) -> Path:
+    """Grouped bars of each metric per difficulty (and overall), with the bootstrap interval as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in metric_names(result) if result.get(n) is not None]
+    groups = list(result["by_difficulty"].items()) + [("overall", result)]
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(groups) * max(len(names), 1)), 4))
+    for i, name in enumerate(names):
+        xs, heights, errors = [], [], [[], []]
+        for g, (_, summary) in enumerate(groups):
+            value = summary.get(name)
+            if value is None:
+                continue
+            low, high = summary["ci"][name]
+            xs.append(g + (i - (len(names) - 1) / 2) * width)
+            heights.append(100 * value)
+            errors[0].append(100 * (value - low))
+            errors[1].append(100 * (high - value))
+        ax.bar(xs, heights, width, yerr=errors, capsize=3, label=name)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{d}\n({s['n_problems']} problems)" for d, s in groups])
+    ax.set_ylabel("% of problems")
+    ax.set_ylim(0, 100)
+    ax.set_title("pass@k by difficulty")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
