@@ -43,6 +43,11 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     origin = typing.get_origin(hint)
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if hint is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if hint in (int, float, str, bool) and not isinstance(value, hint):

@@ -9,6 +9,7 @@ harness, retries a job whose worker died, and never loses a result.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,7 @@ def runner_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("codelhf_sandbox_runner", runner_path())
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there while the runner is executing
     spec.loader.exec_module(module)
     return module
 

@@ -544,8 +544,8 @@ def validate(generator: Any, executor: Any, tokenizer: Any, problems: Sequence[P
     samples = [Sample(problem_id=p.id, program=extract_code(g.text), sample_index=j)
                for p, group in zip(problems, gens) for j, g in enumerate(group)]
     verdicts = executor.run(problems, samples, tests="all", progress=False)
-    result = evaluate(problems, verdicts, ks=config.val_ks)
-    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@")}
+    result = evaluate(problems, verdicts, ks=config.val_ks, bootstrap=200)
+    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
     metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
     return metrics
 

@@ -229,3 +229,77 @@ def test_ppo_update_raises_the_rewarded_response_and_lowers_the_other(tiny_polic
                 "objective/entropy", "val/explained_variance"):
         assert math.isfinite(metrics[key]), key
     assert metrics["objective/kl"] > 0  # the actor has moved away from the reference
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the loop: a tiny random model, hand-written problems, the real sandbox
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def sum_problems():
+    from codelhf.problems import Problem, TestCase
+
+    def problem(i: int, statement: str, tests: list[tuple[str, str]]) -> Problem:
+        cases = [TestCase(input=a, output=b) for a, b in tests]
+        return Problem(id=f"p{i}", prompt=statement, public_tests=cases[:1], hidden_tests=cases[1:],
+                       time_limit_s=2.0)
+
+    return [problem(0, "Read two integers and print their sum.", [("1 2\n", "3"), ("5 5\n", "10")]),
+            problem(1, "Read an integer n and print 2n.", [("3\n", "6"), ("0\n", "0")]),
+            problem(2, "Read a string and print it reversed.", [("abc\n", "cba"), ("x\n", "x")]),
+            problem(3, "Read an integer and print it.", [("7\n", "7"), ("-1\n", "-1")])]
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_smoke_run_logs_validates_checkpoints_and_resumes(tiny_policy, tmp_path) -> None:
+    import copy
+
+    from codelhf.metrics import read_metrics
+    from codelhf.train.ppo import train_ppo
+
+    model, tokenizer = copy.deepcopy(tiny_policy[0]), tiny_policy[1]
+    start = [p.detach().clone() for p in model.parameters()]
+    problems = sum_problems()
+    config = load_config(PPOConfig, None, [
+        "total_steps=2", "large_batch=false", "batch_size=8", "samples_per_prompt=2", "num_minibatches=2",
+        "generation_batch_size=4", "max_new_tokens=16", "eval_every=2", "save_every=1", "val_samples=2",
+        "tensorboard=false", "exec_workers=2", "actor_lr=1e-3"])
+    run = tmp_path / "run"
+    result = train_ppo(config, run, policy=(model, tokenizer), train_problems=problems, val_problems=problems[:2],
+                       show_progress=False)
+
+    records = read_metrics(run)
+    assert [r["step"] for r in records] == [0, 1, 2, 2]  # validation at 0, steps 1 and 2, validation at 2
+    step = records[1]
+    for key in ("rewards/mean", "rewards/pass_rate", "objective/kl", "objective/entropy", "policy/clipfrac",
+                "losses/vf_loss", "losses/pg_loss", "val/explained_variance", "time/generation", "time/execution",
+                "time/training", "time/waiting", "time/waiting_share", "exec/programs_per_s"):
+        assert key in step, key
+    assert sum(v for k, v in step.items() if k.startswith("verdicts/")) == pytest.approx(1.0)
+    assert 0.0 <= step["time/waiting_share"] <= 1.0
+    assert step["time/execution"] > 0 and step["time/generation"] > 0
+    assert "eval/pass@1" in records[0] and result.initial["eval/pass@1"] == records[0]["eval/pass@1"]
+    assert (run / "best" / "config.json").exists() and (run / "final" / "config.json").exists()
+    assert (run / "config.yaml").exists()
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(start, model.parameters()))  # it trained
+
+    # resume: one more step from the checkpoint, no second starting validation
+    config.total_steps = 3
+    checkpoint_actor = torch.load(run / "checkpoint" / "state.pt", weights_only=False)["actor"]
+    fresh = copy.deepcopy(tiny_policy[0])
+    train_ppo(config, run, resume=True, policy=(fresh, tokenizer), train_problems=problems,
+              val_problems=problems[:2], show_progress=False)
+    assert [r["step"] for r in read_metrics(run)] == [0, 1, 2, 2, 3, 3]
+    state = torch.load(run / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 3
+    name = next(iter(checkpoint_actor))
+    assert not torch.equal(state["actor"][name], tiny_policy[0].state_dict()[name])
+
+
+def test_resume_without_a_checkpoint_is_a_user_error(tiny_policy, tmp_path) -> None:
+    from codelhf.train.ppo import train_ppo
+
+    with pytest.raises(UserError, match="nothing to resume"):
+        train_ppo(PPOConfig(backend="local"), tmp_path, resume=True, policy=tiny_policy,
+                  train_problems=sum_problems(), val_problems=sum_problems(), show_progress=False)
