@@ -1,0 +1,260 @@
+"""Executor throughput: the same batch through codelhf's sandboxes and through what other tools do.
+
+    .venv/bin/python benchmarks/executor_throughput.py                       # 200 programs x 10 tests, both variants
+    .venv/bin/python benchmarks/executor_throughput.py --programs 20 --tests 5 --only docker,fork
+
+Modes, all with the same number of concurrent workers (default: one per core):
+  codelhf-docker    the Executor with warm containers (forks per test inside; worker start-up not timed)
+  codelhf-local     the Executor with the same runner on the host (rlimits, no container)
+  docker-run        the naive sandbox: `docker run --rm --network none` per program, whose 10 tests a small
+                    driver runs inside that container (a fresh interpreter per test)
+  fresh-python      a fresh interpreter per test on the host, no isolation (what human-eval-style runners do)
+  fork              a warm host process forks per test, no isolation and no limits: the limit of this machine
+
+Variants: `trivial` (read two numbers, print their sum) and `cpu` (a loop of about 20 ms of CPU per test).
+The slow modes (docker-run, fresh-python) run on the first `--slow-programs` programs only; a rate in tests/s
+does not depend on the batch size once it is well above the number of workers.
+Every mode's outputs are checked, so a mode that skips work cannot look fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+from rich.console import Console
+from rich.table import Table
+
+from codelhf.problems import Problem, TestCase
+from codelhf.samples import Sample
+
+MODES = ("codelhf-docker", "codelhf-local", "docker-run", "fresh-python", "fork")
+SLOW_MODES = ("docker-run", "fresh-python")
+console = Console(width=130)
+
+
+@dataclass
+class Batch:
+    """Programs and their tests: program i adds i to the sum, so every program is different."""
+
+    programs: list[str]
+    tests: list[list[tuple[str, str]]]  # per program: (stdin, expected stdout)
+
+    @property
+    def n_tests(self) -> int:
+        return sum(len(t) for t in self.tests)
+
+    def head(self, n: int) -> "Batch":
+        return Batch(self.programs[:n], self.tests[:n])
+
+
+CPU_LOOP = 120000
+
+
+def cpu_answer(n: int) -> int:
+    s = 0
+    for k in range(CPU_LOOP):
+        s = (s + k * k + n) % 1000003
+    return s
+
+
+def make_batch(variant: str, n_programs: int, n_tests: int) -> Batch:
+    if variant == "trivial":
+        programs = [f"a, b = map(int, input().split())\nprint(a + b + {i})\n" for i in range(n_programs)]
+        tests = [[(f"{j} {j * 7}\n", f"{j * 8 + i}\n") for j in range(n_tests)] for i in range(n_programs)]
+    else:  # cpu: about 20 ms of pure-Python arithmetic per test; the answer depends on the input
+        programs = [f"n = int(input())\ns = 0\nfor k in range({CPU_LOOP}):\n    s = (s + k * k + n) % 1000003\n"
+                    f"print(s + {i})\n" for i in range(n_programs)]
+        answers = [cpu_answer(j) for j in range(n_tests)]
+        tests = [[(f"{j}\n", f"{answers[j] + i}\n") for j in range(n_tests)] for i in range(n_programs)]
+    return Batch(programs, tests)
+
+
+# --- the modes: each returns the number of tests whose output was right ---------------------------------------
+
+
+def run_codelhf(backend: str, batch: Batch, workers: int) -> Callable[[], int]:
+    """Start the executor's workers untimed (a warm-up batch), and return the timed run."""
+    from codelhf.execution import Executor
+
+    problems = [Problem(id=f"p{i}", prompt="", hidden_tests=[TestCase(s, o) for s, o in cases])
+                for i, cases in enumerate(batch.tests)]
+    samples = [Sample(f"p{i}", program=program) for i, program in enumerate(batch.programs)]
+    executor = Executor(backend=backend, workers=workers)
+    executor.run(problems[:workers * 2], samples[:workers * 2], progress=False)
+
+    def timed() -> int:
+        try:
+            return sum(v.passed for v in executor.run(problems, samples, progress=False))
+        finally:
+            executor.close()
+
+    return timed
+
+
+DRIVER = """
+import json, subprocess, sys
+job = json.load(sys.stdin)
+ok = 0
+for stdin, expected in job["tests"]:
+    run = subprocess.run([sys.executable, "-c", job["program"]], input=stdin, capture_output=True, text=True,
+                         timeout=10)
+    ok += run.returncode == 0 and run.stdout.split() == expected.split()
+print(ok)
+"""
+
+
+def run_docker_per_program(batch: Batch, workers: int, image: str) -> int:
+    def one(i: int) -> int:
+        job = json.dumps({"program": batch.programs[i], "tests": batch.tests[i]})
+        run = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", image, "python3", "-c", DRIVER],
+                             input=job, capture_output=True, text=True, timeout=120)
+        return int(run.stdout.strip() or 0)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return sum(pool.map(one, range(len(batch.programs))))
+
+
+def run_fresh_python(batch: Batch, workers: int) -> int:
+    def one(i: int) -> int:
+        ok = 0
+        for stdin, expected in batch.tests[i]:
+            run = subprocess.run([sys.executable, "-c", batch.programs[i]], input=stdin, capture_output=True,
+                                 text=True, timeout=10)
+            ok += run.returncode == 0 and run.stdout.split() == expected.split()
+        return ok
+
+    with ThreadPoolExecutor(workers) as pool:
+        return sum(pool.map(one, range(len(batch.programs))))
+
+
+def _fork_program(program: str, cases: list[tuple[str, str]]) -> int:
+    """Compile once, then per test: fork, child runs the code as __main__ with stdin/stdout on pipes."""
+    code = compile(program, "<program>", "exec")
+    ok = 0
+    for stdin, expected in cases:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(in_r, 0)
+            os.dup2(out_w, 1)
+            for fd in (in_r, in_w, out_r, out_w):
+                os.close(fd)
+            sys.stdin = open(0, closefd=False)
+            sys.stdout = open(1, "w", closefd=False)
+            try:
+                exec(code, {"__name__": "__main__"})
+                sys.stdout.flush()
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        os.close(in_r)
+        os.close(out_w)
+        os.write(in_w, stdin.encode())
+        os.close(in_w)
+        chunks = []
+        while chunk := os.read(out_r, 65536):
+            chunks.append(chunk)
+        os.close(out_r)
+        _, status = os.waitpid(pid, 0)
+        ok += status == 0 and b"".join(chunks).split() == expected.encode().split()
+    return ok
+
+
+def run_fork(batch: Batch, workers: int) -> int:
+    with get_context("fork").Pool(workers) as pool:
+        return sum(pool.starmap(_fork_program, zip(batch.programs, batch.tests)))
+
+
+# --- driver ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    mode: str
+    variant: str
+    programs: int
+    tests: int
+    correct: int
+    seconds: float
+
+    @property
+    def tests_per_s(self) -> float:
+        return self.tests / self.seconds
+
+
+def measure(mode: str, variant: str, batch: Batch, workers: int, image: str | None) -> Measurement:
+    if mode.startswith("codelhf-"):
+        timed = run_codelhf(mode.removeprefix("codelhf-"), batch, workers)
+    else:
+        timed = {"docker-run": lambda: run_docker_per_program(batch, workers, image or ""),
+                 "fresh-python": lambda: run_fresh_python(batch, workers),
+                 "fork": lambda: run_fork(batch, workers)}[mode]
+    started = time.perf_counter()
+    correct = timed()
+    return Measurement(mode, variant, len(batch.programs), batch.n_tests, correct, time.perf_counter() - started)
+
+
+def report(results: list[Measurement], workers: int) -> None:
+    load = os.getloadavg()[0]
+    for variant in dict.fromkeys(r.variant for r in results):
+        rows = [r for r in results if r.variant == variant]
+        rate = {r.mode: r.tests_per_s for r in rows}
+        table = Table(title=f"executor throughput, variant {variant!r} ({workers} workers, "
+                            f"{os.cpu_count()} cores, load average {load:.1f} at the end)")
+        for column in ("mode", "programs", "tests", "correct", "seconds", "tests/s", "× docker-run", "× fork limit"):
+            table.add_column(column, justify="left" if column == "mode" else "right")
+        for r in rows:
+            versus = [f"{r.tests_per_s / rate[m]:.2f}" if m in rate else "-" for m in ("docker-run", "fork")]
+            table.add_row(r.mode, str(r.programs), str(r.tests), str(r.correct), f"{r.seconds:.2f}",
+                          f"{r.tests_per_s:.1f}", *versus)
+        console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--programs", type=int, default=200)
+    parser.add_argument("--tests", type=int, default=10, help="tests per program")
+    parser.add_argument("--slow-programs", type=int, default=40, help="programs for docker-run and fresh-python")
+    parser.add_argument("--workers", type=int, default=None, help="concurrent workers (default: one per core)")
+    parser.add_argument("--variants", default="trivial,cpu")
+    parser.add_argument("--only", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    parser.add_argument("--json", dest="json_out", default=None, help="also write the measurements to this file")
+    args = parser.parse_args()
+
+    from codelhf.execution.base import default_workers
+
+    workers = args.workers or default_workers()
+    modes = [m for m in MODES if m in args.only.split(",")]
+    image = None
+    if {"codelhf-docker", "docker-run"} & set(modes):
+        from codelhf.execution.image import ensure_image
+
+        image = ensure_image()  # the naive sandbox gets the same image, so only the way of running differs
+    results = []
+    for variant in args.variants.split(","):
+        batch = make_batch(variant, args.programs, args.tests)
+        for mode in modes:
+            part = batch.head(args.slow_programs) if mode in SLOW_MODES else batch
+            console.print(f"[dim]{variant}: {mode} on {len(part.programs)} programs x {args.tests} tests ...[/]")
+            result = measure(mode, variant, part, workers, image)
+            if result.correct != result.tests:
+                console.print(f"[red]{mode}: only {result.correct} of {result.tests} tests right[/]")
+            results.append(result)
+    report(results, workers)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump([vars(r) for r in results], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

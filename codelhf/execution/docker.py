@@ -1,0 +1,303 @@
+"""The default backend: a pool of long-lived sandbox containers, one runner in each, spoken to over a socket.
+
+Each worker slot gets one container (`--network none`, read-only root, a size-limited tmpfs at /tmp, pids,
+memory and CPU limits, an init process, no new privileges, every capability dropped but the few the runner needs
+to run programs under an unprivileged uid and clean up after them). Jobs travel over the container's attach
+socket, so a test costs a fork inside the container, never a `docker run` or `docker exec`.
+
+Nothing outlives the host process: containers are removed on `close()`, at interpreter exit and on SIGTERM; if
+the host is killed outright, the daemon closes the runner's stdin when the attach socket drops (`stdin_once`),
+the runner exits, and the container removes itself (`auto_remove`). Whatever still remains (a daemon restart, a
+hung runner) carries the owner's pid in its labels and is removed by the next backend that starts on this host.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from codelhf.execution.base import Limits, WorkerDied, runner_module
+from codelhf.execution.image import connect, ensure_image
+
+LABEL = "codelhf.sandbox"
+OWNER_LABEL = "codelhf.owner"
+HOST_LABEL = "codelhf.host"
+PROGRAM_UID_BASE = 20000
+"""Programs in slot k run as uid 20000+k: RLIMIT_NPROC and kill(-1) of one container never reach another's."""
+RUNNER_OVERHEAD_MB = 128
+"""Memory for the runner, g++ and the init process, on top of a program's limit and the tmpfs (charged too)."""
+READY_TIMEOUT_S = 60.0
+RUNNER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]
+"""What the runner (root in the container) needs: switch a test to the program uid, kill what that uid left, and
+hand each test a scratch directory owned by it, then remove it whatever modes the program set. Programs never hold
+any of these: switching to a non-root uid clears every capability, and no-new-privileges keeps it so."""
+
+
+def process_identity(pid: int) -> str:
+    """`pid:start-time`: unlike a bare pid it cannot be mistaken for a later process that reuses the number."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return f"{pid}:{int(fields[19])}"
+    except (OSError, IndexError, ValueError):
+        return str(pid)
+
+
+def owner_alive(owner: str) -> bool:
+    pid = int(owner.split(":")[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return ":" not in owner or process_identity(pid) == owner
+
+
+@dataclass(eq=False)
+class DockerBackend:
+    """Starts sandbox containers sized for `limits` (the largest limits any job of this run will ask for)."""
+
+    limits: Limits = field(default_factory=Limits)
+    image: str | None = None
+    """Image tag; default: the tag of the current sandbox files, built if missing."""
+    cpus_per_worker: float = 1.0
+    tmpfs_mb: int = 256
+    name: str = "docker"
+
+    def __post_init__(self) -> None:
+        self.client = connect()
+        self.image = self.image or ensure_image(self.client)
+        self.owner = process_identity(os.getpid())
+        self.host = socket.gethostname()
+        self.workers: list[DockerWorker] = []
+        remove_stale_containers(self.client, self.host)
+        _install_exit_handlers()
+        _live_backends.add(self)
+
+    def start_worker(self, slot: int) -> "DockerWorker":
+        memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
+        container = self.client.containers.create(
+            self.image,
+            name=f"codelhf-{os.getpid()}-{slot}-{uuid.uuid4().hex[:6]}",
+            stdin_open=True, tty=False, auto_remove=True,  # stdin_open implies StdinOnce: see module doc
+            network_mode="none", read_only=True,
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
+            pids_limit=self.limits.max_processes + 16,
+            mem_limit=memory, memswap_limit=memory,
+            nano_cpus=int(self.cpus_per_worker * 1e9),
+            init=True,
+            security_opt=["no-new-privileges"],
+            cap_drop=["ALL"], cap_add=RUNNER_CAPABILITIES,
+            environment={"CODELHF_PROGRAM_UID": str(PROGRAM_UID_BASE + slot)},
+            labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot)},
+        )
+        worker = DockerWorker(self.client, container)
+        self.workers.append(worker)
+        try:
+            worker.start(READY_TIMEOUT_S)
+        except BaseException:
+            worker.close()
+            raise
+        return worker
+
+    def close(self) -> None:
+        """Remove every container this backend started (in parallel: each removal is a daemon round trip)."""
+        workers, self.workers = self.workers, []
+        threads = [threading.Thread(target=w.close) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _live_backends.discard(self)
+
+    def __enter__(self) -> "DockerBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+class DockerWorker:
+    """One container's runner, reached through the container's attach socket (stdin in, multiplexed out)."""
+
+    def __init__(self, client: Any, container: Any):
+        self.client = client
+        self.container = container
+        self.channel: AttachChannel | None = None
+        self.ready: dict[str, Any] = {}
+        self.closed = False
+
+    def start(self, timeout_s: float) -> None:
+        # Attach before start, so not a byte of the ready frame is missed.
+        raw = self.client.api.attach_socket(self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                                        "stream": 1})
+        self.channel = AttachChannel(getattr(raw, "_sock", raw))
+        self.container.start()
+        self.channel.deadline = time.monotonic() + timeout_s
+        self.ready = self._read_frame()
+        if not self.ready.get("ready"):
+            raise WorkerDied(f"runner in {self.container.name} did not say ready: {self.ready!r:.200}")
+
+    def call(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        if self.closed or self.channel is None:
+            raise WorkerDied("worker is closed")
+        self.channel.deadline = time.monotonic() + timeout_s
+        runner_module().write_frame(self.channel, job)
+        return self._read_frame()
+
+    def _read_frame(self) -> dict[str, Any]:
+        """The next frame, read with the runner's own framing; anything but a whole frame is a dead worker."""
+        assert self.channel is not None
+        frames = runner_module()
+        try:
+            frame = frames.read_frame(self.channel)
+            problem = "the runner's output stream closed" if frame is None else ""
+        except (WorkerDied, frames.FrameError) as e:
+            frame, problem = None, str(e)
+        if frame is None:
+            raise WorkerDied(f"{self.container.name}: {problem}{self._why_gone()}")
+        return frame
+
+    def _why_gone(self) -> str:
+        """What the daemon says about the container, plus the runner's last words on stderr."""
+        assert self.channel is not None
+        notes = []
+        try:
+            self.container.reload()
+            state = self.container.attrs["State"]
+            notes.append(f"status {state['Status']}, exit code {state['ExitCode']}"
+                         + (", OOM-killed" if state.get("OOMKilled") else ""))
+        except Exception:
+            notes.append("container gone")
+        if self.channel.stderr_tail:
+            notes.append("runner stderr: " + b"".join(self.channel.stderr_tail).decode(errors="replace")[-500:])
+        return " (" + "; ".join(notes) + ")"
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.channel is not None:
+            self.channel.close()
+        try:
+            self.container.remove(force=True)
+        except Exception:  # already gone (auto_remove) or the daemon went away: nothing left to release here
+            pass
+
+
+class AttachChannel:
+    """A file-like view of the container's attach socket for the runner's `read_frame`/`write_frame`: writes go
+    to the container's stdin as they are; reads return its stdout, demultiplexed from Docker's stream frames, and
+    raise `WorkerDied` once `deadline` (time.monotonic) passes.
+
+    Each output frame is an 8-byte header (stream id: 1 stdout, 2 stderr; 3 zero bytes; 4-byte big-endian size)
+    followed by the payload. The runner's stderr is kept (its tail) to explain a death."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.deadline = float("inf")
+        self.pending = b""  # bytes read from the socket, not yet demultiplexed
+        self.stdout = bytearray()
+        self.stderr_tail: deque[bytes] = deque(maxlen=16)
+        self.eof = False
+
+    def write(self, data: bytes) -> int:
+        try:
+            self.sock.settimeout(self._remaining())
+            self.sock.sendall(data)
+        except OSError as e:  # socket.timeout included
+            raise WorkerDied(f"cannot send to the runner: {e}") from None
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def read(self, n: int) -> bytes:
+        """Up to `n` bytes of the runner's stdout, at least one unless the stream has ended (then b"")."""
+        while not self.stdout and not self.eof:
+            self._receive()
+        data = bytes(self.stdout[:n])
+        del self.stdout[:n]
+        return data
+
+    def _remaining(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerDied("no answer from the runner before the job timeout")
+        return remaining
+
+    def _receive(self) -> None:
+        try:
+            self.sock.settimeout(self._remaining())
+            chunk = self.sock.recv(1 << 16)
+        except socket.timeout:
+            raise WorkerDied("no answer from the runner before the job timeout") from None
+        except OSError as e:
+            raise WorkerDied(f"attach socket failed: {e}") from None
+        self.eof = not chunk
+        self.pending += chunk
+        while len(self.pending) >= 8:
+            stream, (size,) = self.pending[0], struct.unpack(">I", self.pending[4:8])
+            if len(self.pending) < 8 + size:
+                break
+            payload, self.pending = self.pending[8:8 + size], self.pending[8 + size:]
+            (self.stderr_tail.append if stream == 2 else self.stdout.extend)(payload)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def codelhf_containers(client: Any) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
+
+
+def remove_stale_containers(client: Any, host: str) -> int:
+    """Remove this host's codelhf containers whose owning process is gone; other hosts' are left alone."""
+    removed = 0
+    for container in codelhf_containers(client):
+        labels = container.labels
+        if labels.get(HOST_LABEL) == host and not owner_alive(labels.get(OWNER_LABEL, "0")):
+            try:
+                container.remove(force=True)
+                removed += 1
+            except Exception:  # removed meanwhile (auto_remove, or another process cleaning up too)
+                pass
+    return removed
+
+
+_live_backends: set[DockerBackend] = set()
+_handlers_installed = False
+
+
+def _close_live_backends() -> None:
+    for backend in list(_live_backends):
+        backend.close()
+
+
+def _install_exit_handlers() -> None:
+    """At exit and on SIGTERM (when nobody else handles it) the live backends' containers are removed.
+
+    Ctrl-C needs nothing here: KeyboardInterrupt unwinds through `close()` and then reaches the atexit hook."""
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(_close_live_backends)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: `with` blocks close, then the atexit hook runs
