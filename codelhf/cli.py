@@ -18,6 +18,8 @@ sandbox_app = typer.Typer(help="Build, check and clean the Docker sandbox.", no_
 train_app = typer.Typer(help="Train a policy: sft, ppo, dpo, dpo-iter.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(train_app, name="train")
+tiny_app = typer.Typer(help="The tiny bundled model: build it into the user cache.", no_args_is_help=True)
+app.add_typer(tiny_app, name="tiny")
 
 console = Console(stderr=True)
 
@@ -345,84 +347,6 @@ def evaluate(
         console.print(f"[yellow]{name} undefined:[/] {why} (no k-subset exists; not extrapolated)")
     if plot:
         console.print(f"plot written to {plot}")
-
-
-@sandbox_app.command("build")
-def sandbox_build(force: bool = typer.Option(False, "--force", help="Rebuild even if the image exists.")) -> None:
-    """Build the sandbox image (from the registry if reachable, else offline from Debian packages)."""
-    from codelhf.execution.image import ensure_image
-
-    def log(line: str) -> None:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-    tag = ensure_image(force=force, log=log)
-    console.print(f"sandbox image: [bold]{tag}[/]")
-
-
-@sandbox_app.command("status")
-def sandbox_status() -> None:
-    """Show the Docker daemon, whether the current sandbox image exists, and the running codelhf containers."""
-    from rich.table import Table
-
-    from codelhf.execution.docker import OWNER_LABEL, codelhf_containers, owner_alive
-    from codelhf.execution.image import connect, image_present, image_tag
-
-    client = connect()
-    version = client.version()
-    tag = image_tag()
-    console.print(f"docker daemon: {version.get('Version')} (API {version.get('ApiVersion')}), reachable")
-    console.print(f"sandbox image: {tag} " + ("[green]present[/]" if image_present(client, tag) else
-                                              "[yellow]missing[/] (built on first use, or `codelhf sandbox build`)"))
-    containers = codelhf_containers(client)
-    table = Table(title=f"{len(containers)} codelhf container(s)")
-    for column in ("name", "status", "image", "owner"):
-        table.add_column(column)
-    for c in containers:
-        owner = c.labels.get(OWNER_LABEL, "?")
-        table.add_row(c.name, c.status, c.attrs["Config"]["Image"],
-                      owner + ("" if owner_alive(owner) else " (gone: stale)"))
-    console.print(table)
-
-
-@sandbox_app.command("self-test")
-def sandbox_self_test(backend: str = typer.Option("docker", help="docker or local."),
-                      workers: int = typer.Option(None, help="Workers (default: one per core).")) -> None:
-    """Run programs with known verdicts (AC, WA, TLE, RE, CE, MLE, OLE; Python and C++) through the executor."""
-    from rich.table import Table
-
-    from codelhf.execution.selftest import run_self_test
-
-    outcomes, seconds = run_self_test(backend, workers)
-    table = Table(title=f"sandbox self-test ({backend}, {seconds:.1f} s)")
-    for column in ("program", "expected", "got", "", "detail"):
-        table.add_column(column)
-    for o in outcomes:
-        table.add_row(o.case.name, o.case.expected.value, o.status.value, "[green]ok[/]" if o.ok else "[red]FAIL[/]",
-                      o.feedback[:80])
-    console.print(table)
-    failed = sum(not o.ok for o in outcomes)
-    if failed:
-        console.print(f"[bold red]{failed} of {len(outcomes)} verdicts unexpected[/]")
-        raise typer.Exit(1)
-    console.print(f"[bold green]all {len(outcomes)} verdicts as expected[/]")
-
-
-@sandbox_app.command("clean")
-def sandbox_clean(images: bool = typer.Option(False, "--images", help="Also remove the sandbox images.")) -> None:
-    """Remove every codelhf sandbox container (including those of running jobs) and optionally the images."""
-    from codelhf.execution.docker import codelhf_containers
-    from codelhf.execution.image import IMAGE_REPO, connect
-
-    client = connect()
-    containers = codelhf_containers(client)
-    for c in containers:
-        c.remove(force=True)
-    console.print(f"removed {len(containers)} container(s)")
-    if images:
-        tags = [t for image in client.images.list() for t in image.tags if t.split(":")[0].startswith(IMAGE_REPO)]
-        for t in tags:
-            client.images.remove(t)
-        console.print(f"removed {len(tags)} image tag(s)")
 
 
 def main() -> None:
