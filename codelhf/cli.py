@@ -349,6 +349,56 @@ def evaluate(
         console.print(f"plot written to {plot}")
 
 
+@app.command()
+def execute(
+    problems: str = typer.Option(..., "--problems", help="Problems: canonical JSONL, or any source codelhf reads."),
+    samples: str = typer.Option(..., "--samples", help="JSONL of {problem_id, program | completion, language}."),
+    out: str = typer.Option(None, "--out", help="Write one verdict record per sample here (JSONL)."),
+    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
+    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
+    format: str = typer.Option(None, "--format", help="Problem file format (detected when not given)."),
+    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
+    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
+    json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Run samples against their problems' tests in the sandbox and report verdicts."""
+    import json
+
+    from codelhf.execution import Executor
+    from codelhf.samples import load_samples
+    from codelhf.verdicts import count_statuses, save_verdicts
+
+    try:
+        from codelhf.datasets import load_problems
+    except ImportError:  # only the canonical JSONL reader is there
+        from codelhf.problems import load_problems_jsonl
+
+        if format not in (None, "jsonl") or split is not None:
+            raise UserError("--format and --split need the dataset loaders, which this install lacks",
+                            "give --problems a canonical problems JSONL")
+        problem_list = load_problems_jsonl(problems)[:limit]
+    else:
+        problem_list = load_problems(problems, format=format, split=split, limit=limit)
+    sample_list = load_samples(samples)
+    if backend == "local":
+        console.print("[yellow]warning:[/] --backend local runs the programs on this host under rlimits only: "
+                      "isolation is much weaker than the docker sandbox; use it only for code you trust")
+    with Executor(backend=backend, workers=workers, tests=tests) as ex:
+        verdicts = ex.run(problem_list, sample_list)
+        stats = ex.last_stats
+    if out:
+        save_verdicts(out, verdicts)
+    summary = {"samples": len(verdicts), "all_passed": sum(v.all_passed for v in verdicts),
+               "verdicts": count_statuses(verdicts)}
+    if json_summary:
+        print(json.dumps(summary))
+    else:
+        rate = f" in {stats.seconds:.1f} s ({stats.programs_per_s:.1f} programs/s)" if stats else ""
+        console.print(f"{summary['all_passed']}/{summary['samples']} samples passed every test{rate}; "
+                      f"verdicts: {summary['verdicts']}" + (f"; written to {out}" if out else ""))
+
+
 def main() -> None:
     try:
         app()

@@ -17,4 +17,4 @@ checkers.register("float", "codelhf.harness.checkers:float_")
 checkers.register("unordered", "codelhf.harness.checkers:unordered")
 checkers.register("program", "codelhf.harness.checkers:program")
 
-__all__ = ["Checker", "CheckerError", "CheckResult", "Harness", "as_check_result", "checkers", "harnesses"]
+__all__ = ["CheckResult", "Checker", "CheckerError", "Harness", "as_check_result", "checkers", "harnesses"]

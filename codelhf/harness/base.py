@@ -20,8 +20,9 @@ and import it (or name it in your package's `codelhf.harnesses` entry-point grou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem, TestCase
@@ -43,11 +44,11 @@ class CheckerError(Exception):
     fault."""
 
 
-Checker = Callable[..., Union[CheckResult, bool]]
+Checker = Callable[..., CheckResult | bool]
 """`checker(output, expected, **context) -> CheckResult | bool`; context holds `input`, `problem` and the
 problem's `checker_args`. Accept `**context` and take only what you need."""
 
-harnesses: Registry[type["Harness"]] = Registry("harness", "codelhf.harnesses")
+harnesses: Registry[type[Harness]] = Registry("harness", "codelhf.harnesses")
 checkers: Registry[Checker] = Registry("checker", "codelhf.checkers")
 
 

@@ -133,7 +133,8 @@ def program(output: str, expected: str, input: Any = "", program: str | None = N
             files.append(str(scratch / name))
         command = _checker_command(program, scratch)
         try:
-            done = subprocess.run(command + files, capture_output=True, text=True, timeout=timeout_s, cwd=scratch)
+            done = subprocess.run(command + files, capture_output=True, text=True, timeout=timeout_s,
+                                  cwd=scratch, check=False)
         except subprocess.TimeoutExpired:
             raise CheckerError(f"checker program did not finish within {timeout_s} s")
         except OSError as e:

@@ -1,0 +1,156 @@
+"""The Executor over real runners: order, overlap, retries after a worker is killed, system errors, stats.
+
+Fault tests kill a real worker (its container with `docker kill`, or the local runner process) from another
+thread while a batch of slow programs runs, and check that every result still arrives, right.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from codelhf.errors import UserError
+from codelhf.execution import Executor
+from codelhf.harness import Harness, harnesses
+from codelhf.problems import Problem
+from codelhf.problems import TestCase as Case  # not named Test*, so pytest does not collect it
+from codelhf.samples import Sample
+from codelhf.verdicts import Status
+
+ECHO = Problem(id="echo", prompt="Print the input.", public_tests=[Case("7\n", "7\n")], time_limit_s=2.0)
+BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
+
+
+def sleepy(i: int, seconds: float) -> Sample:
+    """A correct program for ECHO that first sleeps (wall time, not CPU: no TLE)."""
+    return Sample("echo", program=f"import time\ntime.sleep({seconds})\nprint(input())\n", sample_index=i)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def executor(request):
+    with Executor(backend=request.param, workers=2) as ex:
+        yield ex
+
+
+def test_results_come_back_in_submission_order(executor):
+    problems = [Problem(id=f"p{i}", prompt="", public_tests=[Case("", f"{i}\n")]) for i in range(8)]
+    # Later samples finish first, and one sample is wrong: order must follow the input, not completion.
+    samples = [Sample(f"p{i}", program=f"import time\ntime.sleep({0.05 * (8 - i)})\nprint({i if i != 5 else 0})",
+                      sample_index=0) for i in range(8)]
+    verdicts = executor.run({p.id: p for p in problems}, samples, progress=False)
+    assert [v.problem_id for v in verdicts] == [f"p{i}" for i in range(8)]
+    assert [v.status for v in verdicts] == [Status.AC] * 5 + [Status.WA] + [Status.AC] * 2
+    assert verdicts[3].tests[0].stdout == "3\n"
+
+
+def test_submit_returns_before_the_batch_finishes(executor):
+    started = time.perf_counter()
+    future = executor.submit([ECHO], [sleepy(i, 0.5) for i in range(4)])
+    assert time.perf_counter() - started < 0.4 and not future.done()
+    verdicts = future.result(timeout=120)
+    assert [v.status for v in verdicts] == [Status.AC] * 4
+    stats = future.stats
+    assert stats is not None and stats.programs == 4 and stats.tests == 4 and stats.verdicts == {"AC": 4}
+    metrics = stats.as_metrics()
+    assert metrics["exec/verdict/AC"] == 4 and metrics["exec/retries"] == 0 and metrics["exec/programs_per_s"] > 0
+
+
+def test_two_batches_in_flight_keep_their_own_results(executor):
+    first = executor.submit([ECHO], [sleepy(i, 0.2) for i in range(3)])
+    second = executor.submit([ECHO], [Sample("echo", program="print(8)", sample_index=i) for i in range(3)],
+                             tests="public")
+    assert [v.status for v in second.result(timeout=120)] == [Status.WA] * 3
+    assert [v.status for v in first.result(timeout=120)] == [Status.AC] * 3
+    assert executor.last_stats is not None
+
+
+def test_missing_problem_is_a_user_error_naming_it(executor):
+    with pytest.raises(UserError, match="'nope'"):
+        executor.submit([ECHO], [Sample("echo", program="print(7)"), Sample("nope", program="print(1)")])
+
+
+def test_runner_error_answer_is_a_system_error_without_retry(executor):
+    @harnesses.register("test_unknown_mode")
+    class UnknownMode(Harness):  # a user harness driving a runner mode that does not exist
+        mode = "no-such-mode"
+
+        def job_tests(self, problem, tests):
+            return [{"stdin": ""} for _ in tests]
+
+    problem = Problem(id="odd", prompt="", harness="test_unknown_mode", public_tests=[Case("", "")] * 2)
+    (verdict,) = executor.run([problem], [Sample("odd", program="print(1)")], progress=False)
+    assert [t.status for t in verdict.tests] == [Status.SE, Status.SE]
+    assert verdict.attempts == 1 and "runner rejected the job" in verdict.tests[0].feedback
+
+
+def test_a_sample_without_tests_gets_an_empty_verdict(executor):
+    problem = Problem(id="untested", prompt="")
+    (verdict,) = executor.run([problem], [Sample("untested", program="print(1)")], progress=False)
+    assert verdict.total == 0 and not verdict.all_passed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Faults: a worker killed mid-batch
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def docker_kill(worker) -> None:
+    subprocess.run(["docker", "kill", worker.container.id], capture_output=True, check=True)
+
+
+def kill_runner_process(worker) -> None:
+    worker.process.kill()  # the runner (or the bubblewrap around it, which takes the runner along)
+
+
+KILLERS = [pytest.param("local", kill_runner_process, id="local-runner-killed"),
+           pytest.param("docker", docker_kill, id="docker-kill", marks=pytest.mark.docker)]
+
+
+def kill_workers(ex: Executor, kill, times: int, after_s: float = 0.6) -> threading.Thread:
+    """From another thread: `times` times, wait for a new live worker, let it get busy, and kill it."""
+
+    def killer() -> None:
+        seen: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(seen) < times and time.monotonic() < deadline:
+            victim = next((w for w in ex._workers if w is not None and id(w) not in seen), None)
+            if victim is None:
+                time.sleep(0.02)
+                continue
+            seen.add(id(victim))
+            time.sleep(after_s)
+            kill(victim)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("backend, kill", KILLERS)
+def test_worker_killed_mid_batch_loses_no_result(backend, kill):
+    with Executor(backend=backend, workers=2) as ex:
+        future = ex.submit([ECHO], [sleepy(i, 1.0) for i in range(6)])
+        killer = kill_workers(ex, kill, times=1)
+        verdicts = future.result(timeout=300)
+        killer.join()
+        stats = future.stats
+    assert [v.status for v in verdicts] == [Status.AC] * 6
+    assert [v.tests[0].stdout for v in verdicts] == ["7\n"] * 6
+    assert [v.attempts for v in verdicts].count(2) == 1 and stats is not None and stats.retries == 1
+
+
+@pytest.mark.parametrize("backend, kill", KILLERS)
+def test_a_job_whose_worker_keeps_dying_becomes_a_system_error_after_retries(backend, kill):
+    # Every worker that takes the first job is killed under it: after `retries` more attempts on fresh workers
+    # its test is SE (never blamed on the program) with the reason; the next job runs normally.
+    with Executor(backend=backend, workers=1, retries=1) as ex:
+        future = ex.submit([ECHO], [sleepy(0, 3.0), Sample("echo", program="print(input())", sample_index=1)])
+        killer = kill_workers(ex, kill, times=2)
+        verdicts = future.result(timeout=300)
+        killer.join()
+    assert verdicts[0].status == Status.SE and verdicts[0].attempts == 2
+    assert "worker died 2 times" in verdicts[0].tests[0].feedback
+    assert verdicts[1].status == Status.AC and verdicts[1].attempts == 1
