@@ -1,0 +1,165 @@
+"""The local backend: the sandbox runner as a process on this machine, for development where Docker is missing.
+
+Each worker is `python3 sandbox/runner.py` behind pipes. With bubblewrap it runs in new pid, network, IPC and UTS
+namespaces, the whole filesystem read-only, a private /tmp, and only the capabilities the runner needs; when this
+process is root the runner then drops programs to a uid of their own (unique per worker: `program_uid`), so a
+program cannot signal the runner, and `kill(-1)` of that uid reaches nothing else. Without bubblewrap only the
+runner's rlimits, process groups and subreaper stand between a program and the host. Either way it is weaker
+than a container (no memory cgroup, the host's files readable where their permissions allow), hence the warning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from collections import deque
+from functools import lru_cache
+from pathlib import Path
+from threading import Thread
+
+from codelhf.errors import UserError
+from codelhf.execution.base import WorkerDied, runner_path
+from codelhf.execution.stream import PipeChannel, StreamWorker
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 30.0
+LOCAL_UID_BASE = 100_000
+"""Local program uids are 100000 + 1000 × host pid + worker number: above Docker's 20000 + slot, and unique
+among live processes, so two runs on one machine never share an RLIMIT_NPROC count or a kill(-1)."""
+RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
+               "CAP_FOWNER")
+"""What a root runner needs: switch a child to the program uid, kill that uid, hand it and clean its scratch."""
+
+_worker_numbers = itertools.count()
+_warned = False
+
+
+def program_uid(number: int) -> int:
+    return LOCAL_UID_BASE + 1000 * os.getpid() + number % 1000
+
+
+@lru_cache(maxsize=1)
+def bwrap_works() -> bool:
+    """Whether bubblewrap is installed and allowed to make namespaces here (containers often forbid it)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "true"],
+                           capture_output=True, timeout=30, check=False)
+    return probe.returncode == 0
+
+
+def usable_by_others(path: str) -> bool:
+    """Whether another uid may run this file: it and every directory above it allow 'others' in."""
+    current = Path(os.path.realpath(path))
+    if not os.access(current, os.X_OK) or not current.stat().st_mode & stat.S_IXOTH:
+        return False
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in current.parents)
+
+
+@lru_cache(maxsize=1)
+def runner_python() -> str:
+    """The interpreter for the runner. As root, programs run as another uid and import from this interpreter's
+    standard library, so it must be usable by others (a pyenv Python under a private /root is not)."""
+    candidates = [sys.executable, shutil.which("python3"), "/usr/bin/python3"]
+    if os.geteuid() != 0:
+        return sys.executable
+    for candidate in filter(None, candidates):
+        if usable_by_others(candidate) and subprocess.run(
+                [candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 10))"], capture_output=True, check=False
+        ).returncode == 0:
+            return candidate
+    raise UserError("no Python 3.10+ that an unprivileged uid may run was found for the local sandbox runner",
+                    hint=f"tried {', '.join(filter(None, candidates))}; install Debian's python3, or use the docker "
+                         "backend")
+
+
+def runner_command(uid: int) -> list[str]:
+    command = [runner_python(), str(runner_path())]
+    if not bwrap_works():
+        return command
+    caps = [arg for cap in RUNNER_CAPS for arg in ("--cap-add", cap)] if os.geteuid() == 0 else []
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", *caps, *command]
+
+
+class LocalWorker(StreamWorker):
+    """One runner process (under bubblewrap when it works); `close()` kills and reaps it."""
+
+    def __init__(self, slot: int):
+        self.uid = program_uid(next(_worker_numbers))
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid)}
+        self.process = subprocess.Popen(runner_command(self.uid), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env, start_new_session=True)
+        self.stderr_tail: deque[bytes] = deque(maxlen=32)
+        # The runner's own diagnostics, kept to explain a death; read by a thread so the pipe never fills.
+        self._stderr_reader = Thread(target=self._keep_stderr, daemon=True, name=f"local-runner-{slot}-stderr")
+        self._stderr_reader.start()
+        assert self.process.stdin is not None and self.process.stdout is not None
+        channel = PipeChannel(self.process.stdout.fileno(), self.process.stdin.fileno())
+        super().__init__(channel, f"local runner {slot} (pid {self.process.pid})", self._explain)
+        try:
+            self.wait_ready(READY_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+
+    def _keep_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_tail.append(line)
+
+    def _explain(self) -> str:
+        code = self.process.poll()
+        notes = [f"exit status {code}" if code is not None else "still running"]
+        if self.stderr_tail:
+            notes.append("runner stderr: " + b"".join(self.stderr_tail).decode(errors="replace")[-500:])
+        return " (" + "; ".join(notes) + ")"
+
+    def close(self) -> None:
+        """Kill the runner's whole session (bubblewrap's namespace dies with it) and reap it. Idempotent."""
+        self.dead = self.dead or "closed"
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._stderr_reader.join(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+class LocalBackend:
+    """Runners on this machine. Opt-in: programs are contained far less well than in Docker."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        global _warned
+        if not _warned:
+            _warned = True
+            how = ("bubblewrap namespaces (no network, read-only filesystem, private /tmp)" if bwrap_works()
+                   else "rlimits and process groups only (bubblewrap is missing or not permitted)")
+            log.warning("local backend: programs run on this machine under %s%s; isolation is weaker than Docker",
+                        how, ", as a separate uid" if os.geteuid() == 0 else ", as your own user")
+
+    def start_worker(self, slot: int) -> LocalWorker:
+        try:
+            return LocalWorker(slot)
+        except OSError as e:
+            raise WorkerDied(f"cannot start a local runner: {e}") from e
+
+    def close(self) -> None:
+        pass
