@@ -52,7 +52,7 @@ class PPOConfig:
     train_limit: int | None = None
     """Use at most this many training problems (None: all)."""
     val_limit: int | None = 48
-    """Validation problems (the paper validates on a held-out split; few here so that validation is cheap)."""
+    """Validation problems, taken at even strides over the split (few here, so that validation is cheap)."""
     seed: int = 1
     device: str | None = None
     """None: CUDA when available, else CPU."""
@@ -585,6 +585,13 @@ class PPOResult:
     """(step, validation metrics) for every validation of this run."""
 
 
+def spread(problems: Sequence[Problem], limit: int | None) -> list[Problem]:
+    """At most `limit` problems taken at even strides, so a split stored family by family keeps every family."""
+    if limit is None or limit >= len(problems):
+        return list(problems)
+    return [problems[i * len(problems) // limit] for i in range(limit)]
+
+
 def problems_for_step(problems: Sequence[Problem], step: int, n: int, seed: int) -> list[Problem]:
     """The `n` problems of a step: consecutive slices of per-epoch shuffles, so a resumed run sees the same ones."""
     out: list[Problem] = []
@@ -624,9 +631,10 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
     if train_problems is None or val_problems is None:
         from codelhf.datasets import load_problems
 
-        train_problems = train_problems or load_problems(config.problems, split=config.train_split,
-                                                         limit=config.train_limit)
-        val_problems = val_problems or load_problems(config.problems, split=config.val_split, limit=config.val_limit)
+        train_problems = train_problems or spread(load_problems(config.problems, split=config.train_split),
+                                                  config.train_limit)
+        val_problems = val_problems or spread(load_problems(config.problems, split=config.val_split),
+                                              config.val_limit)
     train_problems = [p for p in train_problems if p.tests(config.reward.tests)]
     if not train_problems:
         raise UserError(f"no training problem in {config.problems!r} has {config.reward.tests} tests",

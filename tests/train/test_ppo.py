@@ -303,3 +303,12 @@ def test_resume_without_a_checkpoint_is_a_user_error(tiny_policy, tmp_path) -> N
     with pytest.raises(UserError, match="nothing to resume"):
         train_ppo(PPOConfig(backend="local"), tmp_path, resume=True, policy=tiny_policy,
                   train_problems=sum_problems(), val_problems=sum_problems(), show_progress=False)
+
+
+def test_spread_keeps_every_family_of_a_split_stored_family_by_family() -> None:
+    from codelhf.train.ppo import spread
+
+    split = [f"{family}{i}" for family in "abcd" for i in range(10)]
+    picked = spread(split, 8)
+    assert len(picked) == 8 and {p[0] for p in picked} == set("abcd")
+    assert spread(split, None) == split and spread(split, 100) == split
