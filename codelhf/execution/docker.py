@@ -25,8 +25,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from codelhf.execution.base import Limits, WorkerDied, runner_module
+from codelhf.execution.base import Limits, WorkerDied
 from codelhf.execution.image import connect, ensure_image
+from codelhf.execution.stream import StreamWorker
 
 LABEL = "codelhf.sandbox"
 OWNER_LABEL = "codelhf.owner"
@@ -127,12 +128,13 @@ class DockerBackend:
         self.close()
 
 class DockerWorker:
-    """One container's runner, reached through the container's attach socket (stdin in, multiplexed out)."""
+    """One container's runner: the shared `StreamWorker` over the container's attach socket."""
 
     def __init__(self, client: Any, container: Any):
         self.client = client
         self.container = container
         self.channel: AttachChannel | None = None
+        self.stream: StreamWorker | None = None
         self.ready: dict[str, Any] = {}
         self.closed = False
 
@@ -141,31 +143,14 @@ class DockerWorker:
         raw = self.client.api.attach_socket(self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
                                                                         "stream": 1})
         self.channel = AttachChannel(getattr(raw, "_sock", raw))
+        self.stream = StreamWorker(self.channel, self.container.name, self._why_gone)
         self.container.start()
-        self.channel.deadline = time.monotonic() + timeout_s
-        self.ready = self._read_frame()
-        if not self.ready.get("ready"):
-            raise WorkerDied(f"runner in {self.container.name} did not say ready: {self.ready!r:.200}")
+        self.ready = self.stream.wait_ready(timeout_s)
 
     def call(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        if self.closed or self.channel is None:
+        if self.closed or self.stream is None:
             raise WorkerDied("worker is closed")
-        self.channel.deadline = time.monotonic() + timeout_s
-        runner_module().write_frame(self.channel, job)
-        return self._read_frame()
-
-    def _read_frame(self) -> dict[str, Any]:
-        """The next frame, read with the runner's own framing; anything but a whole frame is a dead worker."""
-        assert self.channel is not None
-        frames = runner_module()
-        try:
-            frame = frames.read_frame(self.channel)
-            problem = "the runner's output stream closed" if frame is None else ""
-        except (WorkerDied, frames.FrameError) as e:
-            frame, problem = None, str(e)
-        if frame is None:
-            raise WorkerDied(f"{self.container.name}: {problem}{self._why_gone()}")
-        return frame
+        return self.stream.call(job, timeout_s)
 
     def _why_gone(self) -> str:
         """What the daemon says about the container, plus the runner's last words on stderr."""
@@ -195,9 +180,9 @@ class DockerWorker:
 
 
 class AttachChannel:
-    """A file-like view of the container's attach socket for the runner's `read_frame`/`write_frame`: writes go
-    to the container's stdin as they are; reads return its stdout, demultiplexed from Docker's stream frames, and
-    raise `WorkerDied` once `deadline` (time.monotonic) passes.
+    """The container's attach socket as a channel (codelhf/execution/stream.py): writes go to the container's
+    stdin as they are; reads return its stdout, demultiplexed from Docker's stream frames, and raise `WorkerDied`
+    once `deadline` (time.monotonic) passes.
 
     Each output frame is an 8-byte header (stream id: 1 stdout, 2 stderr; 3 zero bytes; 4-byte big-endian size)
     followed by the payload. The runner's stderr is kept (its tail) to explain a death."""
