@@ -72,14 +72,17 @@ def test_missing_problem_is_a_user_error_naming_it(executor):
         executor.submit([ECHO], [Sample("echo", program="print(7)"), Sample("nope", program="print(1)")])
 
 
+@harnesses.register("test_unknown_mode")
+class UnknownMode(Harness):
+    """A user harness, in one class, driving a runner mode that does not exist."""
+
+    mode = "no-such-mode"
+
+    def job_tests(self, problem, tests):
+        return [{"stdin": ""} for _ in tests]
+
+
 def test_runner_error_answer_is_a_system_error_without_retry(executor):
-    @harnesses.register("test_unknown_mode")
-    class UnknownMode(Harness):  # a user harness driving a runner mode that does not exist
-        mode = "no-such-mode"
-
-        def job_tests(self, problem, tests):
-            return [{"stdin": ""} for _ in tests]
-
     problem = Problem(id="odd", prompt="", harness="test_unknown_mode", public_tests=[Case("", "")] * 2)
     (verdict,) = executor.run([problem], [Sample("odd", program="print(1)")], progress=False)
     assert [t.status for t in verdict.tests] == [Status.SE, Status.SE]
@@ -154,3 +157,33 @@ def test_a_job_whose_worker_keeps_dying_becomes_a_system_error_after_retries(bac
     assert verdicts[0].status == Status.SE and verdicts[0].attempts == 2
     assert "worker died 2 times" in verdicts[0].tests[0].feedback
     assert verdicts[1].status == Status.AC and verdicts[1].attempts == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Nothing left behind
+# ---------------------------------------------------------------------------------------------------------------
+
+def worker_gone(worker) -> bool:
+    if hasattr(worker, "process"):
+        return worker.process.poll() is not None  # killed and reaped
+    inspect = subprocess.run(["docker", "inspect", worker.container.id], capture_output=True, check=False)
+    return inspect.returncode != 0  # the container is removed
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_close_mid_batch_stops_the_workers_and_fails_the_batch_at_once(backend):
+    ex = Executor(backend=backend, workers=2)
+    future = ex.submit([ECHO], [sleepy(i, 30.0) for i in range(4)])
+    deadline = time.monotonic() + 60
+    while sum(w is not None for w in ex._workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [w for w in ex._workers if w is not None]
+    time.sleep(0.5)
+    started = time.monotonic()
+    ex.close()
+    assert time.monotonic() - started < 10  # not the 30 s the programs would sleep
+    with pytest.raises(RuntimeError, match="closed before the batch finished"):
+        future.result(timeout=1)
+    assert [worker_gone(w) for w in workers] == [True, True]
+    with pytest.raises(RuntimeError, match="closed"):
+        ex.submit([ECHO], [sleepy(0, 0)])
