@@ -24,35 +24,54 @@ app.add_typer(tiny_app, name="tiny")
 console = Console(stderr=True)
 
 
-@train_app.command("ppo")
-def train_ppo_command(
-    out: str = typer.Option(..., "--out", help="Run directory: metrics, checkpoint/, best/ and final/ policies."),
-    model: str = typer.Option(None, "--model", help="Policy to start from, ideally an SFT model (default: tiny)."),
-    problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
-                                 "(default: bundled)."),
-    config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set kl_coef=0.05 "
-                                   "--set reward.kind=fraction"),
-    resume: bool = typer.Option(False, "--resume", help="Go on from OUT/checkpoint (with OUT/config.yaml unless "
-                                "--config is given)."),
+@app.command()
+def execute(
+    problems: str = typer.Option(..., "--problems", help="Problems: canonical JSONL, or any source codelhf reads."),
+    samples: str = typer.Option(..., "--samples", help="JSONL of {problem_id, program | completion, language}."),
+    out: str = typer.Option(None, "--out", help="Write one verdict record per sample here (JSONL)."),
+    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
+    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
+    format: str = typer.Option(None, "--format", help="Problem file format (detected when not given)."),
+    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
+    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
+    json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """PPO with the sandbox's verdicts as the reward (Xu et al. 2024), keeping the best checkpoint on validation."""
-    from pathlib import Path
+    """Run samples against their problems' tests in the sandbox and report verdicts."""
+    import json
 
-    from codelhf.config import load_config
-    from codelhf.train.ppo import PPOConfig, train_ppo
+    from codelhf.execution import Executor
+    from codelhf.samples import load_samples
+    from codelhf.verdicts import count_statuses, save_verdicts
 
-    if resume and config is None and (Path(out) / "config.yaml").exists():
-        config = str(Path(out) / "config.yaml")
-    cfg = load_config(PPOConfig, config, set_)
-    cfg.model = model or cfg.model
-    cfg.problems = problems or cfg.problems
-    if cfg.backend == "local":
-        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
-    result = train_ppo(cfg, out, resume=resume)
-    start = result.initial.get(f"eval/{cfg.best_metric}")
-    console.print(f"validation {cfg.best_metric}: start {start if start is not None else 'n/a'}, best "
-                  f"{result.best:.4f} at step {result.best_step}; best policy in {Path(out) / 'best'}")
+    try:
+        from codelhf.datasets import load_problems
+    except ImportError:  # only the canonical JSONL reader is there
+        from codelhf.problems import load_problems_jsonl
+
+        if format not in (None, "jsonl") or split is not None:
+            raise UserError("--format and --split need the dataset loaders, which this install lacks",
+                            "give --problems a canonical problems JSONL")
+        problem_list = load_problems_jsonl(problems)[:limit]
+    else:
+        problem_list = load_problems(problems, format=format, split=split, limit=limit)
+    sample_list = load_samples(samples)
+    if backend == "local":
+        console.print("[yellow]warning:[/] --backend local runs the programs on this host under rlimits only: "
+                      "isolation is much weaker than the docker sandbox; use it only for code you trust")
+    with Executor(backend=backend, workers=workers, tests=tests) as ex:
+        verdicts = ex.run(problem_list, sample_list)
+        stats = ex.last_stats
+    if out:
+        save_verdicts(out, verdicts)
+    summary = {"samples": len(verdicts), "all_passed": sum(v.all_passed for v in verdicts),
+               "verdicts": count_statuses(verdicts)}
+    if json_summary:
+        print(json.dumps(summary))
+    else:
+        rate = f" in {stats.seconds:.1f} s ({stats.programs_per_s:.1f} programs/s)" if stats else ""
+        console.print(f"{summary['all_passed']}/{summary['samples']} samples passed every test{rate}; "
+                      f"verdicts: {summary['verdicts']}" + (f"; written to {out}" if out else ""))
 
 
 @sandbox_app.command("build")
@@ -345,67 +364,185 @@ def evaluate(
     Console().print(render_table(result))
     for name, why in result.get("undefined", {}).items():
         console.print(f"[yellow]{name} undefined:[/] {why} (no k-subset exists; not extrapolated)")
+    if result["problems_without_samples"]:
+        console.print(f"[yellow]note:[/] {result['problems_without_samples']} problem(s) had no samples and are "
+                      "not counted")
     if plot:
         console.print(f"plot written to {plot}")
 
 
-@app.command()
-def execute(
-    problems: str = typer.Option(..., "--problems", help="Problems: canonical JSONL, or any source codelhf reads."),
-    samples: str = typer.Option(..., "--samples", help="JSONL of {problem_id, program | completion, language}."),
-    out: str = typer.Option(None, "--out", help="Write one verdict record per sample here (JSONL)."),
+@app.command("pairs")
+def pairs_command(
+    problems: str = typer.Option(..., "--problems", help="Problem source: a file, a directory, a hub name, bundled."),
+    out: str = typer.Option(..., "--out", help="Preference pairs JSONL ({prompt, chosen, rejected, problem_id, ...})."),
+    samples: str = typer.Option(None, "--samples", help="Samples JSONL to label by execution (pairs passing with "
+                                "failing programs)."),
+    verdicts: str = typer.Option(None, "--verdicts", help="With --samples: reuse their verdicts (execute --out)."),
+    model: str = typer.Option(None, "--model", help="Sample --n programs per problem from this policy, then label."),
+    n: int = typer.Option(5, "--n", help="With --model: samples per problem (paper: 5)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="With --model: sampling temperature."),
+    max_new_tokens: int = typer.Option(160, "--max-new-tokens", help="With --model: longest sample in tokens."),
+    split: str = typer.Option(None, "--split", help="Dataset split (bundled: train, validation, test)."),
+    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
+    max_pairs: int = typer.Option(4, "--max-pairs-per-prompt", help="Cap on pairs per problem."),
+    no_reference: bool = typer.Option(False, "--no-reference", help="When no sample passes, make no pair (default: "
+                                      "the reference solution is the chosen one)."),
     backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
     workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
-    tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
-    format: str = typer.Option(None, "--format", help="Problem file format (detected when not given)."),
-    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
-    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
-    json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling and of the choice of pairs."),
 ) -> None:
-    """Run samples against their problems' tests in the sandbox and report verdicts."""
-    import json
+    """Preference pairs for DPO: samples labelled by execution (--samples, --model), else the set's own solutions."""
+    from dataclasses import asdict
 
-    from codelhf.execution import Executor
-    from codelhf.samples import load_samples
-    from codelhf.verdicts import count_statuses, save_verdicts
+    from codelhf.datasets import load_problems
+    from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
 
-    try:
-        from codelhf.datasets import load_problems
-    except ImportError:  # only the canonical JSONL reader is there
-        from codelhf.problems import load_problems_jsonl
-
-        if format not in (None, "jsonl") or split is not None:
-            raise UserError("--format and --split need the dataset loaders, which this install lacks",
-                            "give --problems a canonical problems JSONL")
-        problem_list = load_problems_jsonl(problems)[:limit]
+    if samples and model:
+        raise UserError("give --samples or --model, not both", "--model samples new programs; --samples reads them")
+    problem_list = load_problems(problems, split=split, limit=limit)
+    config = PairConfig(max_pairs_per_prompt=max_pairs, reference_when_none_pass=not no_reference, seed=seed)
+    if not samples and not model:
+        pairs, stats = pairs_from_solutions(problem_list, config)
     else:
-        problem_list = load_problems(problems, format=format, split=split, limit=limit)
-    sample_list = load_samples(samples)
-    if backend == "local":
-        console.print("[yellow]warning:[/] --backend local runs the programs on this host under rlimits only: "
-                      "isolation is much weaker than the docker sandbox; use it only for code you trust")
-    with Executor(backend=backend, workers=workers, tests=tests) as ex:
-        verdicts = ex.run(problem_list, sample_list)
-        stats = ex.last_stats
-    if out:
-        save_verdicts(out, verdicts)
-    summary = {"samples": len(verdicts), "all_passed": sum(v.all_passed for v in verdicts),
-               "verdicts": count_statuses(verdicts)}
-    if json_summary:
-        print(json.dumps(summary))
-    else:
-        rate = f" in {stats.seconds:.1f} s ({stats.programs_per_s:.1f} programs/s)" if stats else ""
-        console.print(f"{summary['all_passed']}/{summary['samples']} samples passed every test{rate}; "
-                      f"verdicts: {summary['verdicts']}" + (f"; written to {out}" if out else ""))
+        from codelhf.samples import load_samples
+        from codelhf.verdicts import load_verdicts
+
+        tokenizer = None
+        if model:
+            from codelhf.generation import SamplingParams, make_generator
+            from codelhf.generation.sampling import sample_problems
+
+            generator = make_generator(model)
+            tokenizer = generator.tokenizer
+            sample_list = sample_problems(generator, problem_list, SamplingParams(
+                n=n, temperature=temperature, top_k=200, max_new_tokens=max_new_tokens, seed=seed))
+        else:
+            sample_list = load_samples(samples)
+            ids = {p.id for p in problem_list}
+            sample_list = [s for s in sample_list if s.problem_id in ids]
+        if verdicts:
+            verdict_list = load_verdicts(verdicts)
+            if [(v.problem_id, v.sample_index) for v in verdict_list] != \
+                    [(s.problem_id, s.sample_index) for s in sample_list]:
+                raise UserError(f"{verdicts}: the verdicts do not follow the samples one to one",
+                                "write them with `codelhf execute --samples SAME_FILE --out VERDICTS`")
+        else:
+            from codelhf.execution import Executor
+
+            with Executor(backend=backend, workers=workers) as ex:
+                verdict_list = ex.run(problem_list, sample_list, tests="all")
+        pairs, stats = pairs_from_verdicts(problem_list, sample_list, verdict_list, config, tokenizer)
+    save_pairs(out, pairs)
+    console.print(f"{stats.pairs} pairs from {stats.problems_with_pairs}/{stats.problems} problems written to {out}; "
+                  + ", ".join(f"{k} {v}" for k, v in asdict(stats).items() if k not in ("pairs", "problems")))
+
+
+@train_app.command("dpo")
+def train_dpo_command(
+    out: str = typer.Option(..., "--out", help="Run directory: metrics.jsonl, tensorboard/, final/ (the model)."),
+    pairs: str = typer.Option(..., "--pairs", help="Preference pairs JSONL (from `codelhf pairs`, or any "
+                              "{prompt, chosen, rejected} text file)."),
+    model: str = typer.Option("tiny", "--model", help="Policy to train, ideally an SFT model; also the reference "
+                              "unless reference is set."),
+    config: str = typer.Option(None, "--config", help="YAML file of DPOConfig fields."),
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set beta=0.1 --set lr=1e-5"),
+) -> None:
+    """DPO (sigmoid loss, β = 0.1) on preference pairs, reference log-probs computed once from the SFT model."""
+    from codelhf.config import load_config
+    from codelhf.policy import load_policy
+    from codelhf.train.dpo import DPOConfig, train_dpo
+    from codelhf.train.pairs import load_pairs
+
+    cfg = load_config(DPOConfig, config, set_)
+    rows = load_pairs(pairs)
+    policy, tokenizer = load_policy(model, device=cfg.device or None)
+    result = train_dpo(policy, tokenizer, rows, cfg, out)
+    console.print(f"{result.steps} steps on {len(rows)} pairs; mean margin "
+                  f"{result.metrics.get('rewards/margins', 0.0):.4f}, accuracy "
+                  f"{result.metrics.get('rewards/accuracies', 0.0):.3f}; model saved in {result.checkpoint}")
+
+
+@train_app.command("dpo-iter")
+def train_dpo_iter_command(
+    out: str = typer.Option(..., "--out", help="Run directory: round<r>/ (samples, verdicts, pairs, model), final/."),
+    model: str = typer.Option(None, "--model", help="Policy to start from, ideally an SFT model (default: tiny)."),
+    problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
+                                 "(default: bundled)."),
+    rounds: int = typer.Option(None, "--rounds", help="Rounds of sample → label → pairs → DPO (default: 3)."),
+    config: str = typer.Option(None, "--config", help="YAML file of DPOIterConfig fields (dpo.* for the DPO)."),
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set dpo.lr=1e-5 "
+                                   "--set samples_per_prompt=5"),
+) -> None:
+    """Iterative DPO (Xu et al. 2024): sample, label by execution, pair, DPO against the previous round; repeat."""
+    from codelhf.config import load_config
+    from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
+
+    cfg = load_config(DPOIterConfig, config, set_)
+    cfg.model = model or cfg.model
+    cfg.problems = problems or cfg.problems
+    cfg.rounds = rounds if rounds is not None else cfg.rounds
+    if cfg.backend == "local":
+        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    result = train_dpo_iter(cfg, out)
+    for r, metrics in result.history:
+        console.print(f"round {r}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4f}" for k, v in metrics.items()))
+    console.print(f"final model in {result.out_dir / 'final'}")
+
+
+@app.command("study")
+def study_command(
+    model: str = typer.Option(None, "--model", help="Starting model (default: tiny, built by SFT on bundled)."),
+    problems: str = typer.Option(None, "--problems", help="Problems with train/validation/test splits "
+                                 "(default: bundled)."),
+    out: str = typer.Option(None, "--out", help="Run directory (default: runs/<date-time>); an existing one "
+                            "is resumed."),
+    config: str = typer.Option(None, "--config", help="YAML file of StudyConfig fields (see codelhf/configs/)."),
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set budget=1024 "
+                                   "--set ppo.kl_coef=0.05"),
+    only: str = typer.Option(None, "--only", help="Comma-separated subset of ppo,dpo,dpo_iter (SFT always runs)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Rewrite the report of --out from its "
+                                     "results.json; run nothing."),
+) -> None:
+    """SFT vs PPO vs DPO vs DPO-Iter with the same sampling budget; writes report.md/.html with plots."""
+    from pathlib import Path
+
+    from codelhf.config import load_config
+    from codelhf.report import write_report
+    from codelhf.study import StudyConfig, default_run_dir, run_study
+
+    if report_only:
+        if out is None or not (Path(out) / "results.json").exists():
+            raise UserError("--report-only needs --out DIR of a finished study (with results.json)")
+        console.print(f"report: {write_report(out)}")
+        return
+    run_dir = Path(out) if out else default_run_dir()
+    if config is None and (run_dir / "config.yaml").exists():
+        config = str(run_dir / "config.yaml")  # resuming: the run's own settings
+    overrides = list(set_)
+    if model:
+        overrides.append(f"model={model}")
+    if problems:
+        overrides.append(f"problems={problems}")
+    if only:
+        overrides.append("only=[sft," + ",".join(m.strip().replace("-", "_") for m in only.split(",")) + "]")
+    cfg = load_config(StudyConfig, config, overrides)
+    if cfg.backend == "local":
+        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    console.print(f"study → {run_dir}")
+    report = run_study(cfg, run_dir)
+    console.print(f"[bold green]report:[/] {report} (and report.html, plots beside it)")
 
 
 def main() -> None:
     try:
         app()
     except UserError as e:
-        console.print(f"[bold red]error:[/] {e.message}")
+        from rich.markup import escape
+
+        # escaped and unwrapped: messages hold paths and "[split]" that must reach the user intact
+        console.print(f"[bold red]error:[/] {escape(e.message)}", soft_wrap=True)
         if e.hint:
-            console.print(f"  [yellow]hint:[/] {e.hint}")
+            console.print(f"  [yellow]hint:[/] {escape(e.hint)}", soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
