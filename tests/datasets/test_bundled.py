@@ -139,6 +139,16 @@ def test_deterministic_across_processes(problems):
     assert sorted(p.id for p in rebuilt) == sorted(p.id for p in problems)
 
 
+def test_splits_written_as_jsonl_load_back_unchanged(tmp_path):
+    from codelhf.datasets import load_problems
+
+    done = subprocess.run([sys.executable, "-m", "codelhf.datasets.bundled", str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    assert '"mean_solution_chars"' in done.stdout
+    loaded = load_problems(tmp_path / "bundled-validation.jsonl")
+    assert [p.to_dict() for p in loaded] == [p.to_dict() for p in load_bundled("validation")]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Reference solutions, outside any sandbox
 # ---------------------------------------------------------------------------------------------------------------
