@@ -56,6 +56,8 @@ class PPOConfig:
     seed: int = 1
     device: str | None = None
     """None: CUDA when available, else CPU."""
+    torch_threads: int | None = None
+    """CPU threads for torch (None: torch's default). 1 is fastest on a machine whose cores are busy already."""
 
     # budget and batches
     total_steps: int = 40
@@ -620,6 +622,8 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
     from codelhf.metrics import MetricsLogger
 
     out = Path(out_dir)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
     if policy is None:
         from codelhf.policy import load_policy

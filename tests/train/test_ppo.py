@@ -17,6 +17,16 @@ from codelhf.train.ppo import (PPOConfig, RunningMoments, _union_length, ema_upd
                                kl_per_token, masked_mean, masked_whiten, policy_loss, problems_for_step,
                                token_rewards, value_loss)
 
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The CI machine has two cores shared with the sandbox workers: more torch threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # maths
 # ---------------------------------------------------------------------------------------------------------------
