@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codelhf.errors import UserError
@@ -183,6 +183,8 @@ class Executor:
         self.last_stats: ExecStats | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._workers: list[Worker | None] = [None] * self.n_workers
+        self._worker_sizes = [0] * self.n_workers  # the `_size` each worker was started under
+        self._size = 0  # bumped when a batch needs bigger sandboxes than the running ones
         self._threads: list[threading.Thread] = []
         self._harnesses: dict[str, Harness] = {}
         self._ids = itertools.count()
@@ -205,6 +207,7 @@ class Executor:
         batch = _Batch(len(samples), test_set)
         jobs = [self._make_job(batch, i, by_id, sample, test_set) for i, sample in enumerate(samples)]
         batch.future.add_done_callback(self._remember_stats)
+        self._fit_backend_limits(jobs)
         self._start_threads()
         for job in jobs:
             if job.tests:
@@ -352,11 +355,29 @@ class Executor:
         job.batch.deliver(job.index, SampleVerdict(job.problem.id, job.sample.sample_index, verdicts,
                                                    job.batch.test_set, job.attempts))
 
+    def _fit_backend_limits(self, jobs: list[_Job]) -> None:
+        """Let a backend that sizes its sandboxes by `limits` (docker: container memory and pids) fit the largest
+        job of this batch; a container smaller than a problem's memory limit would OOM-kill correct programs.
+        Workers started for smaller limits are replaced before their next job."""
+        current = getattr(self.backend, "limits", None)
+        if not isinstance(current, Limits) or not jobs:
+            return
+        memory_mb = max(job.payload["limits"]["memory_limit_mb"] for job in jobs)
+        processes = max(job.payload["limits"]["max_processes"] for job in jobs)
+        if memory_mb > current.memory_limit_mb or processes > current.max_processes:
+            self.backend.limits = replace(  # type: ignore[attr-defined]
+                current, memory_limit_mb=max(memory_mb, current.memory_limit_mb),
+                max_processes=max(processes, current.max_processes))
+            self._size += 1
+
     def _worker(self, slot: int) -> Worker:
+        if self._workers[slot] is not None and self._worker_sizes[slot] != self._size:
+            self._close_worker(slot)  # started for smaller limits than the jobs now queued
         worker = self._workers[slot]
         if worker is None:
+            size = self._size
             worker = self.backend.start_worker(slot)
-            self._workers[slot] = worker
+            self._workers[slot], self._worker_sizes[slot] = worker, size
         return worker
 
     def _close_worker(self, slot: int) -> None:

@@ -95,6 +95,19 @@ def test_a_sample_without_tests_gets_an_empty_verdict(executor):
     assert verdict.total == 0 and not verdict.all_passed
 
 
+@pytest.mark.docker
+def test_containers_grow_to_a_problem_memory_limit_above_the_default():
+    # 1000 MB really touched: more than a container sized for the default 512 MB limit holds, so without
+    # resizing the container's OOM killer would turn this correct program into MLE.
+    big = Problem(id="big", prompt="", public_tests=[Case("", "1000\n")], memory_limit_mb=1500)
+    hungry = Sample("big", program="x = b'x' * (1000 * 2 ** 20)\nprint(len(x) // 2 ** 20)\n")
+    with Executor(backend="docker", workers=1) as ex:
+        assert ex.run([ECHO], [Sample("echo", program="print(input())")], progress=False)[0].all_passed
+        (verdict,) = ex.run([big], [hungry], progress=False)
+    assert verdict.status == Status.AC, verdict.tests[0].feedback
+    assert verdict.tests[0].memory_mb > 1000 and verdict.attempts == 1
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Faults: a worker killed mid-batch
 # ---------------------------------------------------------------------------------------------------------------
