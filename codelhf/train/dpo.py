@@ -27,6 +27,8 @@ import torch.nn.functional as F
 
 from codelhf.errors import UserError
 from codelhf.metrics import MetricsLogger
+from codelhf.problems import Problem
+from codelhf.train.pairs import PairConfig, pairs_from_verdicts, save_pairs
 
 # ---------------------------------------------------------------------------------------------------------------
 # Config
@@ -115,10 +117,12 @@ class EncodedPair:
 
 def encode(tokenizer: Any, prompt: str, completion: str, max_prompt_tokens: int,
            max_completion_tokens: int) -> tuple[list[int], int]:
-    """Prompt and completion tokenised apart (so the boundary is exact), EOS after the completion as SFT does.
+    """Prompt and completion tokenised apart (so the boundary is exact), the prompt as the sampler encodes it and
+    EOS after the completion as SFT does. Returns (ids, prompt length). The prompt keeps its last
+    `max_prompt_tokens` tokens."""
+    from codelhf.generation.hf import encode_prompt
 
-    Returns (ids, prompt length). The prompt keeps its last `max_prompt_tokens` tokens."""
-    prompt_ids = tokenizer(prompt)["input_ids"][-max_prompt_tokens:]
+    prompt_ids = encode_prompt(tokenizer, prompt)[-max_prompt_tokens:]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"][:max_completion_tokens - 1]
     if tokenizer.eos_token_id is not None:
         completion_ids = completion_ids + [tokenizer.eos_token_id]
@@ -290,3 +294,183 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
     model.eval()
     return DPOResult(model=model, checkpoint=checkpoint, metrics={k: v / max(1, step) for k, v in sums.items()},
                      steps=step)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DPO-Iter: sample → label by execution → pairs → DPO, round after round
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DPOIterConfig:
+    """DPO-Iter as the paper runs it on APPS (Xu et al. 2024, section 6): each round samples 5 programs per prompt
+    from the current model, labels them with the tests, pairs passing with failing ones (the reference solution as
+    the chosen one when none passes) and trains DPO with the previous round's model as the reference. Sampling and
+    validation defaults match `PPOConfig`'s, so the two are compared on the same footing."""
+
+    model: str = "tiny"
+    """Starting policy: "tiny" (the bundled SFT model), a hub name or a local path (ideally an SFT model)."""
+    problems: str = "bundled"
+    """Problem source for `codelhf.datasets.load_problems`."""
+    train_split: str | None = "train"
+    val_split: str | None = "validation"
+    train_limit: int | None = None
+    val_limit: int | None = 48
+    """Validation problems (as PPOConfig.val_limit)."""
+    rounds: int = 3
+    """Rounds of sample → label → pairs → DPO."""
+    prompts_per_round: int = 64
+    """Training problems sampled per round (a fresh seeded slice each round; 0: all)."""
+    samples_per_prompt: int = 5
+    """Paper: 5."""
+    temperature: float = 1.0
+    """Sampling temperature (paper: 1.0)."""
+    top_k: int = 200
+    """Paper: 200."""
+    max_new_tokens: int = 160
+    """As PPOConfig (paper: 1024; the tiny model's programs are short)."""
+    generation_batch_size: int = 16
+    tests: str = "all"
+    """Which tests label a sample: all (the paper), public or hidden."""
+    pairs: PairConfig = field(default_factory=PairConfig)
+    """How pairs are built (cap per prompt, reference when none passes, seed)."""
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    """The DPO of each round; its `reference` must stay "" (each round's reference is the previous model)."""
+    backend: str = "docker"
+    """Executor backend: docker (sandboxed, default) or local (host, weaker isolation)."""
+    exec_workers: int | None = None
+    val_samples: int = 4
+    """Samples per validation problem (as PPOConfig)."""
+    val_temperature: float = 0.2
+    val_ks: tuple[int, ...] = (1,)
+    seed: int = 1
+    device: str | None = None
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pairs, dict):  # a YAML mapping for the whole sub-config
+            self.pairs = PairConfig(**self.pairs)
+        if isinstance(self.dpo, dict):
+            self.dpo = DPOConfig(**self.dpo)
+        if self.dpo.reference:
+            raise UserError("dpo.reference is set, but DPO-Iter's reference is always the previous round's model",
+                            "drop dpo.reference (use `codelhf train dpo` for a fixed reference)")
+        if self.tests not in ("all", "public", "hidden"):
+            raise UserError(f"tests is {self.tests!r}", "use all, public or hidden")
+
+
+@dataclass
+class DPOIterResult:
+    out_dir: Path
+    history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    """(round, validation metrics); round 0 is the starting model."""
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    """Per round: samples, sample pass rate, pairs, DPO steps and mean margins."""
+
+
+def validate_policy(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
+                    config: DPOIterConfig) -> dict[str, float]:
+    """pass@k and the pass rate on validation problems, from a fixed sampling seed."""
+    from codelhf.evaluate import evaluate
+    from codelhf.generation.base import SamplingParams
+    from codelhf.generation.hf import HFGenerator
+    from codelhf.generation.sampling import sample_problems
+
+    params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
+                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    model.eval()
+    samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size), problems,
+                              params, progress=False)
+    verdicts = executor.run(problems, samples, tests="all", progress=False)
+    result = evaluate(problems, verdicts, ks=config.val_ks, bootstrap=200)
+    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
+    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
+    return metrics
+
+
+def round_problems(problems: Sequence[Problem], round_index: int, n: int, seed: int) -> list[Problem]:
+    """The problems of round `round_index` (1-based): consecutive slices of one seeded shuffle, wrapping around."""
+    if n <= 0 or n >= len(problems):
+        return list(problems)
+    order = list(range(len(problems)))
+    random.Random(seed).shuffle(order)
+    start = (round_index - 1) * n
+    return [problems[order[(start + i) % len(problems)]] for i in range(n)]
+
+
+def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[Any, Any] | None = None,
+                   train_problems: Sequence[Problem] | None = None, val_problems: Sequence[Problem] | None = None,
+                   show_progress: bool = True) -> DPOIterResult:
+    """Run DPO-Iter into `out_dir`: `round<r>/` holds that round's samples, verdicts, pairs and model (`final/`),
+    and `final/` the last model. `policy` and the problem lists replace `config.model`/`config.problems` when given.
+    Validation pass@k is logged (`eval/...`) before the first round and after every round, and returned."""
+    from codelhf.config import config_to_dict, save_config
+    from codelhf.execution import Executor
+    from codelhf.generation.base import SamplingParams
+    from codelhf.generation.hf import HFGenerator
+    from codelhf.generation.sampling import sample_problems
+    from codelhf.samples import save_samples
+    from codelhf.verdicts import save_verdicts
+
+    out = Path(out_dir)
+    torch.manual_seed(config.seed)
+    if policy is None:
+        from codelhf.policy import load_policy
+
+        policy = load_policy(config.model, device=config.device)
+    model, tokenizer = policy
+    if train_problems is None or val_problems is None:
+        from codelhf.datasets import load_problems
+
+        train_problems = train_problems or load_problems(config.problems, split=config.train_split,
+                                                         limit=config.train_limit)
+        val_problems = val_problems or load_problems(config.problems, split=config.val_split, limit=config.val_limit)
+    save_config(config, out / "config.yaml")
+    result = DPOIterResult(out_dir=out)
+    step = 0
+    with MetricsLogger(out, tensorboard=config.tensorboard, config=config_to_dict(config)) as logger, \
+            Executor(backend=config.backend, workers=config.exec_workers) as executor:
+
+        def run_validation(round_index: int) -> None:
+            metrics = validate_policy(model, tokenizer, val_problems, executor, config)
+            logger.log({**metrics, "dpo_iter/round": round_index}, step)
+            result.history.append((round_index, metrics))
+            if show_progress:
+                shown = ", ".join(f"{k.removeprefix('eval/')} {v:.3f}" for k, v in metrics.items())
+                print(f"dpo-iter round {round_index}: validation {shown}", flush=True)
+
+        run_validation(0)
+        for r in range(1, config.rounds + 1):
+            round_dir = out / f"round{r}"
+            problems = round_problems(train_problems, r, config.prompts_per_round, config.seed)
+            params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature, top_k=config.top_k,
+                                    max_new_tokens=config.max_new_tokens, seed=config.seed * 1000 + r)
+            model.eval()
+            samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size),
+                                      problems, params, progress=show_progress)
+            verdicts = executor.run(problems, samples, tests=config.tests, progress=show_progress)
+            pairs, stats = pairs_from_verdicts(problems, samples, verdicts, config.pairs, tokenizer)
+            save_samples(round_dir / "samples.jsonl", samples)
+            save_verdicts(round_dir / "verdicts.jsonl", verdicts)
+            save_pairs(round_dir / "pairs.jsonl", pairs)
+            summary = {"dpo_iter/round": r, "dpo_iter/samples": len(samples),
+                       "dpo_iter/sample_pass_rate": sum(v.all_passed for v in verdicts) / max(1, len(verdicts)),
+                       "dpo_iter/pairs": stats.pairs, "dpo_iter/pairs_with_reference": sum(
+                           p.chosen_source == "reference" for p in pairs),
+                       "dpo_iter/all_passed_skipped": stats.all_passed_skipped,
+                       "dpo_iter/none_passed_skipped": stats.none_passed_skipped}
+            if pairs:
+                # train_dpo computes the reference log-probs from `model` before its first update: the reference
+                # of this round is the previous round's model, as in the paper.
+                trained = train_dpo(model, tokenizer, [asdict(p) for p in pairs], config.dpo, round_dir,
+                                    logger=logger, step_offset=step)
+                step += trained.steps
+                summary.update({"dpo_iter/dpo_steps": trained.steps,
+                                "dpo_iter/mean_margin": trained.metrics.get("rewards/margins", 0.0),
+                                "dpo_iter/mean_accuracy": trained.metrics.get("rewards/accuracies", 0.0)})
+            logger.log(summary, step)
+            result.rounds.append(summary)
+            run_validation(r)
+    model.save_pretrained(out / "final")
+    tokenizer.save_pretrained(out / "final")
+    return result

@@ -122,3 +122,74 @@ def test_dpo_smoke_raises_the_chosen_vs_rejected_margin(tmp_path):
     assert (tmp_path / "tensorboard").is_dir()
     reloaded = AutoModelForCausalLM.from_pretrained(result.checkpoint)
     assert torch.equal(reloaded.model.embed_tokens.weight, model.model.embed_tokens.weight)
+
+
+def test_dpo_iter_smoke_with_the_real_executor(tmp_path):
+    """Two rounds on a random tiny model with the local sandbox backend. Its programs fail, so every pair takes the
+    reference solution as the chosen one (the paper's rule); each round trains, saves its model and is validated."""
+    from codelhf.problems import Problem, Solution
+    from codelhf.problems import TestCase as Case
+    from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
+    from codelhf.verdicts import load_verdicts
+
+    torch.set_num_threads(1)
+    problems = [Problem(id=f"add{k}", prompt=f"Read n and print n + {k}.",
+                        public_tests=[Case("1\n", f"{1 + k}\n")], hidden_tests=[Case("5\n", f"{5 + k}\n")],
+                        solutions=[Solution(f"print(int(input()) + {k})")]) for k in range(3)]
+    config = DPOIterConfig(rounds=2, prompts_per_round=2, samples_per_prompt=2, max_new_tokens=12, val_samples=2,
+                           backend="local", exec_workers=1, tensorboard=False,
+                           dpo=DPOConfig(lr=1e-3, batch_size=2, device="cpu"))
+    result = train_dpo_iter(config, tmp_path, policy=tiny_llama(), train_problems=problems,
+                            val_problems=problems[:2], show_progress=False)
+
+    assert [r for r, _ in result.history] == [0, 1, 2]
+    assert all("eval/pass@1" in metrics for _, metrics in result.history)
+    for r in (1, 2):
+        verdicts = load_verdicts(tmp_path / f"round{r}" / "verdicts.jsonl")
+        assert len(verdicts) == 4 and all(v.total == 2 for v in verdicts)  # really executed, both tests
+        pairs = [p for p in (tmp_path / f"round{r}" / "pairs.jsonl").read_text().splitlines()]
+        assert len(pairs) == result.rounds[r - 1]["dpo_iter/pairs"] > 0
+        assert (tmp_path / f"round{r}" / "final" / "config.json").exists()
+    assert result.rounds[0]["dpo_iter/pairs_with_reference"] == result.rounds[0]["dpo_iter/pairs"]
+    records = read_metrics(tmp_path)
+    assert [r["eval/pass@1"] for r in records if "eval/pass@1" in r] == [m["eval/pass@1"] for _, m in result.history]
+    assert (tmp_path / "final" / "config.json").exists()
+
+
+def test_cli_pairs_then_train_dpo(tmp_path):
+    """`codelhf pairs` labels samples with the local sandbox, `codelhf train dpo` trains a saved model on them."""
+    from typer.testing import CliRunner
+
+    from codelhf.cli import app
+    from codelhf.problems import Problem, Solution, save_problems_jsonl
+    from codelhf.problems import TestCase as Case
+    from codelhf.samples import Sample, save_samples
+
+    problems = [Problem(id="inc", prompt="Print n + 1.", public_tests=[Case("1\n", "2\n")],
+                        hidden_tests=[Case("7\n", "8\n")], solutions=[Solution("print(int(input()) + 1)")])]
+    save_problems_jsonl(tmp_path / "problems.jsonl", problems)
+    save_samples(tmp_path / "samples.jsonl", [Sample("inc", program="print(int(input()) + 1)", sample_index=0),
+                                              Sample("inc", program="print(int(input()) - 1)", sample_index=1),
+                                              Sample("inc", program="print(", sample_index=2)])
+    runner = CliRunner()
+    result = runner.invoke(app, ["pairs", "--problems", str(tmp_path / "problems.jsonl"), "--samples",
+                                 str(tmp_path / "samples.jsonl"), "--backend", "local", "--out",
+                                 str(tmp_path / "pairs.jsonl")])
+    assert result.exit_code == 0, result.output
+    from codelhf.train.pairs import load_pairs
+
+    rows = load_pairs(tmp_path / "pairs.jsonl")
+    assert sorted(r["rejected_status"] for r in rows) == ["CE", "WA"]
+
+    model, tokenizer = tiny_llama()
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    result = runner.invoke(app, ["train", "dpo", "--model", str(tmp_path / "model"), "--pairs",
+                                 str(tmp_path / "pairs.jsonl"), "--out", str(tmp_path / "run"), "--set", "device=cpu",
+                                 "--set", "batch_size=1", "--set", "lr=1e-3"])
+    assert result.exit_code == 0, result.output
+    assert len(read_metrics(tmp_path / "run")) == 2
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+    result = runner.invoke(app, ["train", "dpo", "--pairs", str(tmp_path / "pairs.jsonl"), "--out",
+                                 str(tmp_path / "bad"), "--set", "betta=0.2"])
+    assert result.exit_code != 0 and "betta" in str(result.exception)
