@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,8 +92,9 @@ class BatchFuture(Future):
 class _Batch:
     """The samples of one `submit`: collects results by position and completes the future with the last one."""
 
-    def __init__(self, n: int, test_set: str):
+    def __init__(self, n: int, test_set: str, on_stats: Callable[[ExecStats], None]):
         self.future = BatchFuture()
+        self.on_stats = on_stats
         self.results: list[SampleVerdict | None] = [None] * n
         self.test_set = test_set
         self.remaining = n
@@ -125,6 +126,7 @@ class _Batch:
         self.future.stats = ExecStats(
             programs=len(results), tests=sum(v.total for v in results), seconds=time.perf_counter() - self.started,
             retries=self.retries, verdicts=dict(Counter(v.status.value for v in results)), test_verdicts=dict(tests))
+        self.on_stats(self.future.stats)  # before the result: whoever waits on it then reads fresh stats
         with self.lock:
             if not self.future.done():
                 self.future.set_result(results)
@@ -204,9 +206,8 @@ class Executor:
             raise RuntimeError("this Executor is closed")
         test_set = tests or self.tests
         by_id = problems if isinstance(problems, Mapping) else {p.id: p for p in problems}
-        batch = _Batch(len(samples), test_set)
+        batch = _Batch(len(samples), test_set, self._remember_stats)
         jobs = [self._make_job(batch, i, by_id, sample, test_set) for i, sample in enumerate(samples)]
-        batch.future.add_done_callback(self._remember_stats)
         self._fit_backend_limits(jobs)
         self._start_threads()
         for job in jobs:
@@ -392,7 +393,6 @@ class Executor:
     def _system_error(job: _Job, reason: str) -> list[TestVerdict]:
         return [TestVerdict(Status.SE, feedback=reason) for _ in job.tests]
 
-    def _remember_stats(self, future: Future) -> None:
-        if isinstance(future, BatchFuture) and future.stats is not None:
-            self.last_stats = future.stats
+    def _remember_stats(self, stats: ExecStats) -> None:
+        self.last_stats = stats
 

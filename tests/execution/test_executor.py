@@ -54,6 +54,7 @@ def test_submit_returns_before_the_batch_finishes(executor):
     assert [v.status for v in verdicts] == [Status.AC] * 4
     stats = future.stats
     assert stats is not None and stats.programs == 4 and stats.tests == 4 and stats.verdicts == {"AC": 4}
+    assert executor.last_stats is stats  # set before the result was, so a reader right after sees it
     metrics = stats.as_metrics()
     assert metrics["exec/verdict/AC"] == 4 and metrics["exec/retries"] == 0 and metrics["exec/programs_per_s"] > 0
 
