@@ -40,21 +40,12 @@ def execute(
     """Run samples against their problems' tests in the sandbox and report verdicts."""
     import json
 
+    from codelhf.datasets import load_problems
     from codelhf.execution import Executor
     from codelhf.samples import load_samples
     from codelhf.verdicts import count_statuses, save_verdicts
 
-    try:
-        from codelhf.datasets import load_problems
-    except ImportError:  # only the canonical JSONL reader is there
-        from codelhf.problems import load_problems_jsonl
-
-        if format not in (None, "jsonl") or split is not None:
-            raise UserError("--format and --split need the dataset loaders, which this install lacks",
-                            "give --problems a canonical problems JSONL")
-        problem_list = load_problems_jsonl(problems)[:limit]
-    else:
-        problem_list = load_problems(problems, format=format, split=split, limit=limit)
+    problem_list = load_problems(problems, format=format, split=split, limit=limit)
     sample_list = load_samples(samples)
     if backend == "local":
         console.print("[yellow]warning:[/] --backend local runs the programs on this host under rlimits only: "

@@ -158,3 +158,12 @@ def test_table_and_plot(problems: list[Problem], tmp_path: Path) -> None:
     assert "overall" in text and "easy" in text and "33.3" in text
     path = plot_by_difficulty(result, tmp_path / "plots" / "passk.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_metric_undefined_overall_but_defined_where_every_problem_has_k_samples(problems: list[Problem]) -> None:
+    verdicts = [verdict("easy1", i, "AA") for i in range(4)] + [verdict("hard1", i, "WW") for i in range(2)]
+    result = evaluate(problems, verdicts, ks=[1, 3])
+    assert result["pass@3"] is None and result["undefined"]["pass@3"] == "k=3 but some problems have only 2 samples"
+    assert result["by_difficulty"]["easy"]["pass@3"] == 1.0
+    assert result["by_difficulty"]["hard"]["pass@3"] is None
+    assert result["pass@1"] == pytest.approx(0.5)
