@@ -125,3 +125,20 @@ def test_cli_shows_malformed_row_message_not_a_traceback(tmp_path: Path) -> None
     assert "--skip-bad" in result.stderr and "Traceback" not in result.stderr + result.stdout
     bad_k = codelhf("evaluate", "--problems", str(FIXTURES / "apps.jsonl"), "--verdicts", "x.jsonl", "--k", "1,ten")
     assert bad_k.returncode == 2 and "--k '1,ten'" in bad_k.stderr and "Traceback" not in bad_k.stderr
+
+
+def test_n_at_k_filters_on_the_public_tests_of_executed_samples() -> None:
+    """1_A doubles n; its public test is 3 -> 6. Samples: right, `print(6)` (passes only the public test), n+2
+    (fails it). 1@2 over the three 2-draws: {right, print(6)} submits the right one half the time, {right, n+2}
+    always, {print(6), n+2} never: (1/2 + 1 + 0) / 3 = 1/2; pass@2 = 1 - C(2,2)/C(3,2) = 2/3."""
+    from codelhf.evaluate import evaluate as evaluate_verdicts
+
+    problems = load_problems(FIXTURES / "code_contests.jsonl", limit=1)
+    programs = ["print(2 * int(input()))\n", "print(6)\n", "print(int(input()) + 2)\n"]
+    samples = [Sample("1_A. Double it", program=p, sample_index=i) for i, p in enumerate(programs)]
+    with Executor(backend="local", workers=2) as ex:
+        verdicts = ex.run(problems, samples, tests="all", progress=False)
+    assert [v.passed for v in verdicts] == [4, 1, 0]  # public first, then private and generated
+    result = evaluate_verdicts(problems, verdicts, ks=[1, 2], n_at_k="1@2")
+    assert result["1@2"] == pytest.approx(0.5)
+    assert result["pass@2"] == pytest.approx(2 / 3) and result["pass@1"] == pytest.approx(1 / 3)
