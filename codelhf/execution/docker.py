@@ -245,7 +245,8 @@ class AttachChannel:
 
 
 def codelhf_containers(client: Any) -> list[Any]:
-    return client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
+    # ignore_removed: containers remove themselves (auto_remove) between the listing and their inspection
+    return client.containers.list(all=True, filters={"label": f"{LABEL}=1"}, ignore_removed=True)
 
 
 def remove_stale_containers(client: Any, host: str) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from codelhf.execution.base import Limits, WorkerDied, sandbox_dir
-from codelhf.execution.image import SANDBOX_FILES, image_tag
+from codelhf.execution.image import SANDBOX_FILES, ensure_image, image_tag
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -186,7 +186,8 @@ def test_start_removes_stale_containers_of_dead_owners_only(client):
     finished = subprocess.Popen(["true"])
     finished.wait()
     owners = {"dead": str(finished.pid), "reused": f"{os.getpid()}:1", "alive": process_identity(os.getpid())}
-    made = {kind: client.containers.run(image_tag(), ["sleep", "600"], detach=True, network_mode="none",
+    image = ensure_image(client)
+    made = {kind: client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none",
                                         labels={LABEL: "1", OWNER_LABEL: owner, HOST_LABEL: socket.gethostname()})
             for kind, owner in owners.items()}
     try:
