@@ -96,6 +96,16 @@ def test_a_sample_without_tests_gets_an_empty_verdict(executor):
     assert verdict.total == 0 and not verdict.all_passed
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fresh_interpreter_mode_judges_like_fork_mode(backend):
+    programs = {"import sys\nif __name__ == '__main__':\n    print(sys.stdin.read().strip())\n": Status.AC,
+                "print(8)\n": Status.WA, "raise KeyError(1)\n": Status.RE, "print(\n": Status.CE}
+    samples = [Sample("echo", program=src, sample_index=i) for i, src in enumerate(programs)]
+    with Executor(backend=backend, workers=1, python_fork=False) as ex:
+        verdicts = ex.run([ECHO], samples, progress=False)
+    assert [v.status for v in verdicts] == list(programs.values())
+
+
 @pytest.mark.docker
 def test_containers_grow_to_a_problem_memory_limit_above_the_default():
     # 1000 MB really touched: more than a container sized for the default 512 MB limit holds, so without
