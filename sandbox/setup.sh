@@ -68,7 +68,7 @@ start_docker() {
     # containers use --network none, and such machines often lack the netfilter support dockerd would need.
     local log=/var/log/codelhf-dockerd.log
     say "starting dockerd in the background (log: $log)"
-    setsid nohup dockerd --iptables=false --ip6tables=false --bridge=none >"$log" 2>&1 </dev/null &
+    (cd / && setsid nohup dockerd --iptables=false --ip6tables=false --bridge=none >"$log" 2>&1 </dev/null &)
     wait_for_docker 60 || die "dockerd did not answer within 60 s; its log ($log) ends with:
 $(tail -n 15 "$log")"
 }
