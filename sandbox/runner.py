@@ -5,30 +5,155 @@ Standard library only, Python 3.10+, Linux (memfd, pidfd). It lives inside every
 `local` backend, in a process on the host. The wire format and the meaning of each field are in PROTOCOL.md beside
 this file: keep the two in step.
 
-The same file is also the entry point of a fresh interpreter per test (`python_fork: false`): the runner execs
-`python3 /proc/self/fd/5 --child` with its own source on fd 5 and the test on fd 4, so both modes share one
-`run_python` and differ only in whether the interpreter is warm.
+The file starts with the *child side*: what runs in a test's process once the sandbox is set up. A fresh
+interpreter per test (`python_fork: false`) runs only that part, `python3 /proc/self/fd/5 --child` with it on fd 5
+and the test on fd 4, so both modes share one `run_python` and differ only in whether the interpreter is warm; the
+child side therefore imports nothing that a bare interpreter has not loaded already.
 """
 
-import fcntl
 import io
-import json
-import math
 import os
-import platform
-import resource
-import select
-import shutil
-import signal
-import struct
 import sys
-import tempfile
-import time
-import traceback
 import types
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, BinaryIO, NoReturn
+
+# Descriptors a Python child sees: the test's stdin, stdout, stderr, the report pipe (`key hex` lines: the
+# uncaught exception's class, the call result, a set-up error), and for a fresh interpreter the test spec
+# (marshal) and the child side's source.
+REPORT_FD, SPEC_FD, SOURCE_FD = 3, 4, 5
+PROGRAM_FILE = "main.py"
+
+
+# ------------------------------------------------------------------------------------------- child: python program
+
+def report(key: str, text: str) -> None:
+    """One `key hex` line on the report pipe: hex, so that nothing a program prints or returns breaks the format."""
+    try:
+        os.write(REPORT_FD, f"{key} {text.encode('utf-8', 'surrogatepass').hex()}\n".encode())
+    except OSError:
+        pass  # the program closed the pipe: nothing to report
+
+
+def fresh_std_streams() -> None:
+    """Point sys.stdin/stdout/stderr at new objects on fds 0/1/2, as a new interpreter would have them."""
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8")
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8",
+                                                   errors="backslashreplace", line_buffering=True)
+
+
+def exit_status(e: SystemExit) -> int:
+    """The process exit status CPython gives to an uncaught SystemExit (and prints what it prints)."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def encode_result(value: object) -> str:
+    """A call's return value as JSON text (tuples become lists), or {"repr": ...} when JSON cannot hold it."""
+    import json
+
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps({"repr": repr(value)})
+
+
+def find_entry(module: types.ModuleType, fn_name: str) -> "types.FunctionType":
+    """`fn_name` as a method of class Solution (LeetCode/APPS starter code) or else a top-level function."""
+    solution_class = getattr(module, "Solution", None)
+    if isinstance(solution_class, type) and hasattr(solution_class, fn_name):
+        return getattr(solution_class(), fn_name)
+    entry = getattr(module, fn_name, None)
+    if not callable(entry):
+        raise NameError(f"the program defines no function or Solution method named {fn_name!r}")
+    return entry
+
+
+def wait_like_interpreter_exit(status: int) -> int:
+    """What a normal interpreter does at exit: join non-daemon threads, run atexit, flush (120 if that fails)."""
+    import atexit
+
+    threading = sys.modules.get("threading")  # no threading imported, no threads to wait for
+    while threading is not None:
+        others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+        if not others:
+            break
+        for thread in others:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # what CPython does when the final flush fails
+            status = 120 if status == 0 else status
+    return status
+
+
+def run_python(code: types.CodeType, mode: str, fn_name: "str | None", test: dict) -> "typing.NoReturn":
+    """Child side of a Python test: run the program (as __main__, or imported for `call`), report, exit."""
+    sys.argv = [PROGRAM_FILE]
+    sys.path[0] = os.getcwd()
+    module = types.ModuleType("solution" if mode == "call" else "__main__")
+    module.__file__ = os.path.join(os.getcwd(), PROGRAM_FILE)
+    sys.modules[module.__name__] = module
+    try:
+        exec(code, module.__dict__)
+        if mode == "call":
+            report("result", encode_result(find_entry(module, fn_name)(*test.get("args", []))))
+        elif mode == "assert":
+            exec(compile(test.get("code", ""), "test.py", "exec"), module.__dict__)
+        status = 0
+    except SystemExit as e:
+        status = exit_status(e)
+    except BaseException as e:  # everything a program can raise ends here, as in an interpreter
+        report("exception", type(e).__name__)
+        e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ else None  # the program's frames, not ours
+        sys.excepthook(type(e), e, e.__traceback__)
+        status = 1
+    os._exit(wait_like_interpreter_exit(status))
+
+
+def child_main() -> "typing.NoReturn":
+    """Entry point of a fresh interpreter: the test spec is on fd 4 (marshal); fds 0-3 are already in place."""
+    import marshal
+
+    with os.fdopen(SPEC_FD, "rb") as spec_file:
+        spec = marshal.loads(spec_file.read())
+    os.close(SOURCE_FD)
+    try:
+        code = compile(spec["program"], PROGRAM_FILE, "exec")
+    except BaseException as e:  # the runner compiled it already; this is only a safety net
+        sys.excepthook(type(e), e, None)
+        os._exit(1)
+    run_python(code, spec["mode"], spec["fn_name"], spec["test"])
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--child"]:
+    child_main()
+
+# end of the child side: a fresh interpreter runs only the code above this line. The runner's own imports follow.
+
+import fcntl  # noqa: E402
+import json  # noqa: E402
+import marshal  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import select  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import struct  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+import typing  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, BinaryIO, NoReturn  # noqa: E402
 
 PROTOCOL = 1
 MAX_FRAME_BYTES = 1 << 30
@@ -43,12 +168,9 @@ DEFAULT_LIMITS = {
     "open_files": 64,
     "compile_time_limit_s": 30.0,
 }
-# Descriptors every child sees: the test's stdin, stdout, stderr, then the report pipe (Python writes its exception
-# name and call result there), and for a fresh interpreter the test spec and the runner's own source.
-REPORT_FD, SPEC_FD, SOURCE_FD = 3, 4, 5
 SETUP_FAILED = 125  # exit code of a child that could not be set up (the runner's fault: SE)
+CHILD_SIDE_END = b"\n# end of the child side"
 CLEAN_ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
-PROGRAM_FILE = "main.py"
 WARM_MODULES = (
     "array", "bisect", "collections", "copy", "dataclasses", "datetime", "decimal", "fractions", "functools",
     "heapq", "itertools", "math", "operator", "queue", "random", "re", "statistics", "string", "threading",
@@ -173,116 +295,6 @@ class Job:
                 raise JobError(f"tests[{i}].{expected[0]} must be a {expected[1].__name__}")
         return cls(raw.get("id"), language, mode, program, fn_name, bool(raw.get("python_fork", True)), tests,
                    Limits.parse(raw.get("limits")))
-
-
-# ------------------------------------------------------------------------------------------- child: python program
-
-def fresh_std_streams() -> None:
-    """Point sys.stdin/stdout/stderr at new objects on fds 0/1/2, as a new interpreter would have them."""
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8",
-                                                   errors="backslashreplace", line_buffering=True)
-
-
-def exit_status(e: SystemExit) -> int:
-    """The process exit status CPython gives to an uncaught SystemExit (and prints what it prints)."""
-    code = e.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
-
-
-def encode_result(value: Any) -> str:
-    """A call's return value as JSON text (tuples become lists), or {"repr": ...} when JSON cannot hold it."""
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError, RecursionError):
-        return json.dumps({"repr": repr(value)})
-
-
-def find_entry(module: types.ModuleType, fn_name: str) -> Callable:
-    """`fn_name` as a method of class Solution (LeetCode/APPS starter code) or else a top-level function."""
-    solution_class = getattr(module, "Solution", None)
-    if isinstance(solution_class, type) and hasattr(solution_class, fn_name):
-        return getattr(solution_class(), fn_name)
-    entry = getattr(module, fn_name, None)
-    if not callable(entry):
-        raise NameError(f"the program defines no function or Solution method named {fn_name!r}")
-    return entry
-
-
-def wait_like_interpreter_exit(status: int) -> int:
-    """What a normal interpreter does at exit: join non-daemon threads, run atexit, flush (120 if that fails)."""
-    import atexit
-    import threading
-
-    while True:
-        others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
-        if not others:
-            break
-        for thread in others:
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            status = 120 if status == 0 else status
-    return status
-
-
-def run_python(code: types.CodeType, mode: str, fn_name: str | None, test: dict) -> NoReturn:
-    """Child side of a Python test: run the program (as __main__, or imported for `call`), report, exit."""
-    exception, result = None, None
-    sys.argv = [PROGRAM_FILE]
-    sys.path[0] = os.getcwd()
-    module = types.ModuleType("solution" if mode == "call" else "__main__")
-    module.__file__ = os.path.join(os.getcwd(), PROGRAM_FILE)
-    sys.modules[module.__name__] = module
-    try:
-        exec(code, module.__dict__)
-        if mode == "call":
-            result = encode_result(find_entry(module, fn_name)(*test.get("args", [])))
-        elif mode == "assert":
-            exec(compile(test.get("code", ""), "test.py", "exec"), module.__dict__)
-        status = 0
-    except SystemExit as e:
-        status = exit_status(e)
-    except BaseException as e:
-        exception = type(e).__name__
-        traceback.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
-        status = 1
-    status = wait_like_interpreter_exit(status)
-    try:
-        os.write(REPORT_FD, json.dumps({"exception": exception, "result": result}).encode() + b"\n")
-    except OSError:
-        pass  # the program closed the report pipe: nothing to report
-    os._exit(status)
-
-
-def child_main() -> NoReturn:
-    """Entry point of a fresh interpreter (`--child`): the test spec is on fd 4; fds 0-3 are already in place."""
-    with os.fdopen(SPEC_FD, "rb") as spec_file:
-        spec = json.loads(spec_file.read())
-    os.close(SOURCE_FD)
-    try:
-        code = compile(spec["program"], PROGRAM_FILE, "exec")
-    except BaseException as e:  # the runner compiled it already; this is only a safety net
-        traceback.print_exception(type(e), e, None)
-        os._exit(1)
-    remember_source(spec["program"])
-    run_python(code, spec["mode"], spec["fn_name"], spec["test"])
-
-
-def remember_source(program: str) -> None:
-    """Let tracebacks show the program's lines although it never was a file."""
-    import linecache
-
-    linecache.cache[PROGRAM_FILE] = (len(program), None, program.splitlines(True), PROGRAM_FILE)
 
 
 # ---------------------------------------------------------------------------------------------- child: process set-up
@@ -451,16 +463,17 @@ class Run:
     killed: str = ""  # "wall", "output" or "report" when the runner killed the group, and why
     stdout_over: bool = False
 
-    def report_field(self, key: str) -> Any:
-        """A field of the Python report line (the last line that parses: a program could write junk first)."""
-        for line in reversed(self.report.splitlines()):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value.get(key)
-        return None
+    def report_field(self, key: str) -> str | None:
+        """The last `key hex` line of the report pipe, decoded (a program could write junk there: it is skipped)."""
+        value = None
+        for line in self.report.splitlines():
+            name, _, data = line.partition(b" ")
+            if name == key.encode():
+                try:
+                    value = bytes.fromhex(data.decode("ascii")).decode("utf-8", "replace")
+                except ValueError:
+                    continue
+        return value
 
 
 def make_memfd(name: str, data: bytes) -> int:
@@ -480,7 +493,8 @@ class Runner:
         self.gxx = shutil.which("g++", path=CLEAN_ENV_PATH)
         self.languages = ["python"] + (["cpp"] if self.gxx else [])
         with open(os.path.abspath(__file__), "rb") as source:
-            self.source_fd = make_memfd("codelhf-runner", source.read())
+            child_side = source.read().split(CHILD_SIDE_END, 1)[0]
+        self.source_fd = make_memfd("codelhf-child", child_side)
         prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a test become our children, so they can be found and killed
 
     # -- one process ------------------------------------------------------------------------------------------
@@ -501,7 +515,7 @@ class Runner:
             except BaseException as e:
                 try:
                     os.write(2, f"sandbox set-up failed: {e!r}\n".encode())
-                    os.write(REPORT_FD, json.dumps({"setup_error": repr(e)}).encode() + b"\n")
+                    report("setup_error", repr(e))
                 finally:
                     os._exit(SETUP_FAILED)
             os._exit(SETUP_FAILED)
@@ -633,7 +647,6 @@ class Runner:
         except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as e:
             text = "".join(traceback.format_exception_only(type(e), e))
             return {"ok": False, "stderr": text[-STDERR_KEEP_BYTES:], "wall_s": time.monotonic() - start}, None
-        remember_source(job.program)
         compiled = {"ok": True, "stderr": "", "wall_s": time.monotonic() - start}
         if job.python_fork:
             return compiled, lambda test: (lambda: (fresh_std_streams(), run_python(code, job.mode, job.fn_name, test)))
@@ -675,9 +688,11 @@ class Runner:
         extra_fds: dict[int, int] = {}
         if job.language == "python":
             address_space = vm_size() + memory  # the warm interpreter is already mapped: the limit goes on top
+            with open(os.path.join(workdir, PROGRAM_FILE), "w", encoding="utf-8", errors="surrogatepass") as f:
+                f.write(job.program)  # like a script on disk: __file__ exists, tracebacks show source lines
             if not job.python_fork:
                 spec = {"program": job.program, "mode": job.mode, "fn_name": job.fn_name, "test": test}
-                extra_fds = {SPEC_FD: make_memfd("spec", json.dumps(spec).encode()), SOURCE_FD: self.source_fd}
+                extra_fds = {SPEC_FD: make_memfd("spec", marshal.dumps(spec)), SOURCE_FD: self.source_fd}
         else:
             address_space = memory
         try:
@@ -733,7 +748,9 @@ def judge(run: Run, job: Job) -> dict:
         status, detail = "SE", f"the sandbox could not set up the test: {setup_error}"
     elif run.killed == "wall":
         status, detail = "TLE", f"killed at the wall limit of {limits.wall_limit_s} s"
-    elif run.cpu_s > limits.time_limit_s or run.signal == signal.SIGXCPU:
+    elif run.signal == signal.SIGXCPU:
+        status, detail = "TLE", f"stopped by SIGXCPU at the CPU limit of {limits.time_limit_s} s"
+    elif run.cpu_s > limits.time_limit_s:
         status, detail = "TLE", f"CPU time {run.cpu_s:.2f} s over the limit of {limits.time_limit_s} s"
     elif exception == "MemoryError" or (failed and "std::bad_alloc" in stderr):
         status, detail = "MLE", "allocation failed at the memory limit"

@@ -34,6 +34,13 @@ def command_line(pid: int | str) -> str:
         return ""
 
 
+def pid_namespace(pid: int | str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
 def processes_of_uid(uid: int) -> list[str]:
     """`pid command` of every process on this machine whose real uid is `uid` (containers' included)."""
     found = []
@@ -112,13 +119,23 @@ class Sandbox:
         """Programs run under a uid of their own (a root runner: always in Docker, locally only as root)."""
         return bool(self.worker.ready["root"])
 
+    def runner_pid(self) -> int:
+        """The runner's pid as this machine sees it: below bubblewrap, or below the container's init."""
+        if self.kind == "docker":
+            self.worker.container.reload()
+            top = int(self.worker.container.attrs["State"]["Pid"])
+        else:
+            top = self.worker.process.pid
+        return next(pid for pid in [top, *descendants(top)] if "runner.py" in command_line(pid))
+
     def leftovers(self) -> list[str]:
-        """Processes a test left behind: any of the program uid, or (same uid as us) any below the runner."""
+        """Processes a test left behind: of the program uid in the runner's pid namespace (other pools may use the
+        same uid), or, when programs share our uid, any process below the runner."""
+        runner = self.runner_pid()
         if self.separate_uid:
-            return processes_of_uid(self.program_uid)
-        commands = {pid: command_line(pid) for pid in descendants(self.worker.process.pid)}
-        return [f"{pid} {command}" for pid, command in commands.items()
-                if command and "runner.py" not in command and not command.startswith("bwrap")]
+            namespace = os.readlink(f"/proc/{runner}/ns/pid")
+            return [p for p in processes_of_uid(self.program_uid) if pid_namespace(p.split()[0]) == namespace]
+        return [f"{pid} {command_line(pid)}" for pid in descendants(runner)]
 
     def close(self) -> None:
         if self.worker is not None:

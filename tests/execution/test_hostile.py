@@ -103,7 +103,8 @@ def test_writes_outside_scratch_stay_inside(sandbox):
     assert not [p for p in places if os.path.exists(p)]  # nothing landed on this machine
     survived = sandbox.one(f"import os\nprint([os.path.exists(p) for p in {places[:2] + [places[4]]!r}], "
                            "os.listdir('.'))\n")
-    assert survived["stdout"] == "[False, False, False] []\n"  # the next test sees no stray file, no old scratch
+    # the next test sees no stray file, and a scratch directory holding only its own program
+    assert survived["stdout"] == "[False, False, False] ['main.py']\n"
 
 
 def test_host_files_are_not_readable(sandbox):

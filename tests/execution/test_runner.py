@@ -57,7 +57,8 @@ def test_output_over_the_cap_is_ole_and_truncated(sandbox):
 def test_exception_is_re_with_its_class_and_traceback(sandbox):
     test = sandbox.one("def f():\n    return {}['missing']\nf()\n")
     assert test["status"] == "RE" and test["exit_code"] == 1 and test["exception"] == "KeyError"
-    assert "Traceback" in test["stderr"] and "main.py" in test["stderr"] and "line 2" in test["stderr"]
+    assert "Traceback" in test["stderr"] and 'File "main.py", line 2' in test["stderr"]
+    assert "return {}['missing']" in test["stderr"]  # the source line, as from a script on disk
     assert "runner.py" not in test["stderr"]  # the runner's own frames are not the program's business
 
 
@@ -175,7 +176,7 @@ def test_fork_and_fresh_interpreters_agree(sandbox):
     }
     for program, tests in programs.items():
         fork, fresh = (sandbox.run(sandbox.job(program, tests, fork=f))["tests"][0] for f in (True, False))
-        keys = ("status", "stdout", "exit_code", "exception")
+        keys = ("status", "stdout", "stderr", "exit_code", "exception")
         assert {k: fork[k] for k in keys} == {k: fresh[k] for k in keys}, program
 
 
