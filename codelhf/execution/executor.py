@@ -48,7 +48,7 @@ class ExecStats:
     seconds: float = 0.0
     """Wall time from submission to the last result."""
     retries: int = 0
-    """Jobs sent again after their worker died."""
+    """Jobs sent again after their worker died or reported a system error."""
     verdicts: dict[str, int] = field(default_factory=dict)
     """Samples by verdict (a sample's first failing test, AC when all pass)."""
     test_verdicts: dict[str, int] = field(default_factory=dict)
@@ -318,6 +318,7 @@ class Executor:
             except BaseException as e:  # a bug (or a user's checker raising) must not vanish in a thread
                 log.exception("executing sample %d of a batch failed", job.index)
                 job.batch.fail(e)
+                self._close_worker(slot)  # its stream may be mid-frame: never reuse it
 
     def _execute(self, slot: int, job: _Job) -> None:
         """Send `job` to this slot's worker until it answers or retries run out; deliver exactly one result."""

@@ -14,7 +14,7 @@ import pytest
 
 from codelhf.errors import UserError
 from codelhf.execution import Executor
-from codelhf.harness import Harness, harnesses
+from codelhf.harness import Harness, checkers, harnesses
 from codelhf.problems import Problem
 from codelhf.problems import TestCase as Case  # not named Test*, so pytest does not collect it
 from codelhf.samples import Sample
@@ -88,6 +88,23 @@ def test_runner_error_answer_is_a_system_error_without_retry(executor):
     (verdict,) = executor.run([problem], [Sample("odd", program="print(1)")], progress=False)
     assert [t.status for t in verdict.tests] == [Status.SE, Status.SE]
     assert verdict.attempts == 1 and "runner rejected the job" in verdict.tests[0].feedback
+
+
+@checkers.register("test_broken_checker")
+def broken_checker(output: str, expected: str, **context) -> bool:
+    raise ValueError("bug in a user's checker")
+
+
+def test_a_checker_bug_fails_the_batch_loudly_and_a_hung_checker_program_is_se(executor):
+    broken = Problem(id="broken", prompt="", public_tests=[Case("", "1")], checker="test_broken_checker")
+    future = executor.submit([broken], [Sample("broken", program="print(1)")])
+    with pytest.raises(ValueError, match="bug in a user's checker"):  # never turned into WA for the sample
+        future.result(timeout=120)
+    hung = Problem(id="hung", prompt="", public_tests=[Case("", "1")], checker="program",
+                   checker_args={"program": "import time\ntime.sleep(60)\n", "timeout_s": 0.5})
+    (verdict,) = executor.run([hung], [Sample("hung", program="print(1)")], progress=False)
+    assert verdict.status == Status.SE and "checker failed" in verdict.tests[0].feedback
+    assert executor.run([ECHO], [Sample("echo", program="print(input())")], progress=False)[0].all_passed
 
 
 def test_a_sample_without_tests_gets_an_empty_verdict(executor):
