@@ -50,6 +50,7 @@ def load_problems(source: str | Path, format: str | None = None, split: str | No
         return load_bundled(split)[:limit]
     path = Path(source)
     if path.exists():
+        path = _apps_split_folder(path, split)
         rows = _read_local(path, split)
         if format is None and path.is_dir() and _apps_directory(path):
             format = "apps"
@@ -120,6 +121,14 @@ def _apps_directory(path: Path) -> bool:
     from codelhf.datasets.apps import is_apps_directory
 
     return is_apps_directory(path)
+
+
+def _apps_split_folder(path: Path, split: str | None) -> Path:
+    """The APPS release's root holds train/ and test/, each a folder of problems: `split` picks one."""
+    if not path.is_dir() or _apps_directory(path):
+        return path
+    splits = sorted(child.name for child in path.iterdir() if _apps_directory(child))
+    return path / _choose_split(splits, split, path) if splits else path
 
 
 def _read_local(path: Path, split: str | None) -> Rows:

@@ -8,6 +8,7 @@ import gzip
 import json
 import logging
 import pickle
+import shutil
 import zlib
 from pathlib import Path
 
@@ -254,3 +255,10 @@ def test_hub_name_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(UserError, match="cannot load 'codelhf-no-such/dataset'"):
         load_problems("codelhf-no-such/dataset")
 
+
+
+def test_apps_release_root_with_train_and_test_folders(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "apps_dir", tmp_path / "APPS" / "test")
+    shutil.copytree(FIXTURES / "apps_dir" / "0001", tmp_path / "APPS" / "train" / "0042")
+    assert [p.id for p in load_problems(tmp_path / "APPS")] == ["0000", "0001"]  # test by default
+    assert [p.id for p in load_problems(tmp_path / "APPS", split="train")] == ["0042"]
