@@ -186,6 +186,24 @@ def test_worker_killed_mid_batch_loses_no_result(backend, kill):
     assert [v.attempts for v in verdicts].count(2) == 1 and stats is not None and stats.retries == 1
 
 
+@pytest.mark.docker
+def test_a_hung_container_is_replaced_after_the_job_timeout():
+    # `docker pause` freezes the runner mid-job: no answer ever comes, so the job timeout declares the worker
+    # dead. Small limits keep that timeout short: compile 1 s + (wall 2 × 0.5 + 2 = 3 s + 1 s) + 10 s = 15 s.
+    def pause(worker) -> None:
+        subprocess.run(["docker", "pause", worker.container.id], capture_output=True, check=True)
+
+    with Executor(backend="docker", workers=1, time_limit_s=0.5, compile_time_limit_s=1) as ex:
+        future = ex.submit([ECHO], [sleepy(0, 1.0), sleepy(1, 0.1)])
+        pauser = kill_workers(ex, pause, times=1, after_s=0.3)
+        started = time.monotonic()
+        verdicts = future.result(timeout=120)
+        pauser.join()
+    assert [v.status for v in verdicts] == [Status.AC, Status.AC]
+    assert [v.attempts for v in verdicts] == [2, 1]
+    assert 14 < time.monotonic() - started < 60
+
+
 @pytest.mark.parametrize("backend, kill", KILLERS)
 def test_a_job_whose_worker_keeps_dying_becomes_a_system_error_after_retries(backend, kill):
     # Every worker that takes the first job is killed under it: after `retries` more attempts on fresh workers
