@@ -250,8 +250,15 @@ def test_duplicate_ids_unknown_format_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_hub_name_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    import huggingface_hub
+
+    # the libraries read these variables once, at import: set their constants too (offline fails fast)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
     with pytest.raises(UserError, match="cannot load 'codelhf-no-such/dataset'"):
         load_problems("codelhf-no-such/dataset")
 
