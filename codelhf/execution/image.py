@@ -95,8 +95,9 @@ def build_image(client: Any, tag: str, log: Log) -> None:
     base = _dockerfile_base(folder / "Dockerfile")
     started = time.monotonic()
     try:
-        log(f"pulling {base} (up to {PULL_TIMEOUT_S:.0f} s) ...")
-        _pull(client, base, deadline=started + PULL_TIMEOUT_S)
+        if not image_present(client, base):  # present: loaded by hand (`docker load`) or pulled before
+            log(f"pulling {base} (up to {PULL_TIMEOUT_S:.0f} s) ...")
+            _pull(client, base, deadline=started + PULL_TIMEOUT_S)
         log(f"building {tag} from {folder / 'Dockerfile'} ...")
         for chunk in client.api.build(path=str(folder), tag=tag, rm=True, forcerm=True, decode=True,
                                       timeout=int(BUILD_TIMEOUT_S)):
@@ -107,7 +108,7 @@ def build_image(client: Any, tag: str, log: Log) -> None:
         log(f"built {tag} in {time.monotonic() - started:.0f} s")
         return
     except Exception as e:  # any registry failure (offline, DNS, rate limit, timeout) means: build offline
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        reason = (str(getattr(e, "explanation", None) or e).strip().splitlines() or [type(e).__name__])[0][:200]
         log(f"registry build not possible ({reason}); building from Debian packages instead")
     _build_offline(folder, tag, log)
 

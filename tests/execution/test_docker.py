@@ -235,3 +235,28 @@ def test_unreachable_daemon_is_a_clear_error(tmp_path, command):
     assert run.returncode == 3, run.stderr
     assert "cannot reach a Docker daemon at unix:///nonexistent.sock" in run.stderr
     assert "hint:" in run.stderr and "Traceback" not in run.stderr + run.stdout
+
+
+@pytest.mark.docker
+def test_build_uses_the_registry_or_falls_back_to_the_offline_build(client):
+    """Here the registry is unreachable, so the build must say so and build offline; with a registry the
+    Dockerfile path builds instead. Either way the image's command is the runner."""
+    from codelhf.execution.image import build_image
+
+    tag = f"codelhf-sandbox:test-{uuid.uuid4().hex[:8]}"
+    lines: list[str] = []
+    try:
+        build_image(client, tag, lines.append)
+        if any("registry build not possible" in line for line in lines):
+            assert lines[-1].startswith(f"built {tag}")
+        image = client.images.get(tag)
+        assert image.attrs["Config"]["Cmd"] == ["python3", "/opt/codelhf/runner.py"]
+        output = client.containers.run(tag, ["sh", "-c", "python3 -c 'import sys; print(sys.version_info[:2])'; "
+                                             "g++ --version | head -n 1"], remove=True, network_mode="none")
+        version, compiler = output.decode().splitlines()
+        assert version == "(3, 11)" and compiler.startswith("g++")
+    finally:
+        try:
+            client.images.remove(tag)
+        except Exception:  # the build failed before tagging: the assertion above says why
+            pass
