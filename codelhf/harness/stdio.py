@@ -6,10 +6,15 @@ from typing import Any
 
 from codelhf.harness.base import CheckResult, Harness, as_check_result, as_text, checkers
 from codelhf.problems import Problem, TestCase
+from codelhf.samples import Sample
 
 
 class StdioHarness(Harness):
     mode = "stdio"
+
+    def build_job(self, problem: Problem, sample: Sample, tests: list[TestCase]) -> dict[str, Any]:
+        checkers.get(problem.checker or "tokens")  # an unknown checker name fails now, before anything runs
+        return super().build_job(problem, sample, tests)
 
     def job_tests(self, problem: Problem, tests: list[TestCase]) -> list[dict[str, Any]]:
         return [{"stdin": as_text(t.input)} for t in tests]

@@ -68,9 +68,13 @@ def test_two_batches_in_flight_keep_their_own_results(executor):
     assert executor.last_stats is not None
 
 
-def test_missing_problem_is_a_user_error_naming_it(executor):
+def test_missing_problem_or_unknown_checker_is_a_user_error_at_submit(executor):
     with pytest.raises(UserError, match="'nope'"):
         executor.submit([ECHO], [Sample("echo", program="print(7)"), Sample("nope", program="print(1)")])
+    typo = Problem(id="typo", prompt="", public_tests=[Case("", "1")], checker="tokenz")
+    with pytest.raises(UserError, match="checker 'tokenz'") as error:
+        executor.submit([typo], [Sample("typo", program="print(1)")])
+    assert "tokens" in error.value.hint
 
 
 @harnesses.register("test_unknown_mode")
