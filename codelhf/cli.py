@@ -48,8 +48,8 @@ def execute(
     problem_list = load_problems(problems, format=format, split=split, limit=limit)
     sample_list = load_samples(samples)
     if backend == "local":
-        console.print("[yellow]warning:[/] --backend local runs the programs on this host under rlimits only: "
-                      "isolation is much weaker than the docker sandbox; use it only for code you trust")
+        console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
+                      "weaker than the docker sandbox; use it only for code you trust")
     with Executor(backend=backend, workers=workers, tests=tests) as ex:
         verdicts = ex.run(problem_list, sample_list)
         stats = ex.last_stats
