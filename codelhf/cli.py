@@ -353,6 +353,7 @@ def evaluate(
         print(json.dumps(result))
         return
     Console().print(render_table(result))
+    sys.stdout.flush()  # the table (stdout) before the notes (stderr)
     for name, why in result.get("undefined", {}).items():
         console.print(f"[yellow]{name} undefined:[/] {why} (no k-subset exists; not extrapolated)")
     if result["problems_without_samples"]:

@@ -201,6 +201,16 @@ def _summary(outs: list[ProblemOutcome], values: dict[str, list[float | None]], 
     return summary
 
 
+# Easiest first, so tables and plots read left to right (APPS, then the common easy/medium/hard scales).
+DIFFICULTY_ORDER = ["introductory", "interview", "competition", "easy", "medium", "medium_hard", "hard", "harder",
+                    "very_hard", "hardest"]
+
+
+def difficulty_rank(name: str) -> tuple[int, str]:
+    key = name.lower()
+    return (DIFFICULTY_ORDER.index(key) if key in DIFFICULTY_ORDER else len(DIFFICULTY_ORDER), key)
+
+
 def evaluate(problems: Sequence[Problem] | Mapping[str, Problem], verdicts: Iterable[SampleVerdict],
              ks: Sequence[int] | str = (1,), n_at_k: Sequence[Any] | str = (), bootstrap: int = 1000,
              confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
@@ -223,7 +233,7 @@ def evaluate(problems: Sequence[Problem] | Mapping[str, Problem], verdicts: Iter
     result["by_difficulty"] = {
         difficulty: _summary([outs[i] for i in members], {m: [v[i] for i in members] for m, v in values.items()},
                              bootstrap, confidence, seed)
-        for difficulty, members in sorted(groups.items())}
+        for difficulty, members in sorted(groups.items(), key=lambda item: difficulty_rank(item[0]))}
     result["statuses"] = count_statuses(verdicts)
     n_problems = len(problems)
     result["problems_without_samples"] = n_problems - len(outs)
