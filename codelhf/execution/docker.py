@@ -81,6 +81,7 @@ class DockerBackend:
         self.owner = process_identity(os.getpid())
         self.host = socket.gethostname()
         self.workers: list[DockerWorker] = []
+        self.lock = threading.Lock()  # the executor starts workers from several threads at once
         remove_stale_containers(self.client, self.host)
         _install_exit_handlers()
         _live_backends.add(self)
@@ -103,7 +104,8 @@ class DockerBackend:
             labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot)},
         )
         worker = DockerWorker(self.client, container)
-        self.workers.append(worker)
+        with self.lock:  # replaced (closed) workers are forgotten here
+            self.workers = [w for w in self.workers if not w.closed] + [worker]
         try:
             worker.start(READY_TIMEOUT_S)
         except BaseException:
@@ -113,7 +115,8 @@ class DockerBackend:
 
     def close(self) -> None:
         """Remove every container this backend started (in parallel: each removal is a daemon round trip)."""
-        workers, self.workers = self.workers, []
+        with self.lock:
+            workers, self.workers = self.workers, []
         threads = [threading.Thread(target=w.close) for w in workers]
         for t in threads:
             t.start()
@@ -126,6 +129,7 @@ class DockerBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
 
 class DockerWorker:
     """One container's runner: the shared `StreamWorker` over the container's attach socket."""
@@ -190,7 +194,7 @@ class AttachChannel:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.deadline = float("inf")
-        self.pending = b""  # bytes read from the socket, not yet demultiplexed
+        self.pending = bytearray()  # bytes read from the socket, not yet demultiplexed
         self.stdout = bytearray()
         self.stderr_tail: deque[bytes] = deque(maxlen=16)
         self.eof = False
@@ -234,7 +238,8 @@ class AttachChannel:
             stream, (size,) = self.pending[0], struct.unpack(">I", self.pending[4:8])
             if len(self.pending) < 8 + size:
                 break
-            payload, self.pending = self.pending[8:8 + size], self.pending[8 + size:]
+            payload = bytes(self.pending[8:8 + size])
+            del self.pending[:8 + size]
             (self.stderr_tail.append if stream == 2 else self.stdout.extend)(payload)
 
     def close(self) -> None:
