@@ -83,9 +83,17 @@ def solution_text(code: str) -> str:
 
 def sample_text(sample: Sample) -> str:
     """What the model wrote after the prompt: the raw generation when the sample kept it, else the completion, else
-    the program in the SFT target format."""
+    the program in the SFT target format.
+
+    A generation that stopped at the closing fence comes without it (stop strings are cut from the text); the fence
+    is put back, so a passing sample reads exactly like an SFT target and the model is not taught to end its
+    program with EOS and no fence."""
+    from codelhf.prompting import STOP
+
     text = sample.metadata.get("text")
     if isinstance(text, str):
+        if sample.metadata.get("finish_reason") == "stop" and not text.rstrip().endswith("```"):
+            text += STOP[0]
         return text
     if sample.completion is not None:
         return sample.completion

@@ -101,6 +101,16 @@ def test_samples_without_raw_text_use_the_sft_target_format():
     assert (pairs[0].chosen, pairs[0].rejected) == (sft_target(REFERENCE), sft_target("print(1)"))
 
 
+def test_a_generation_cut_at_the_closing_fence_gets_it_back():
+    """Stop strings are cut from generated text; the pair's completion must read like the SFT target."""
+    samples = [Sample("p1", program=REFERENCE, sample_index=0,
+                      metadata={"text": REFERENCE, "finish_reason": "stop"}),
+               Sample("p1", program="print(1)", sample_index=1, metadata={"text": "print(1)", "finish_reason": "length"})]
+    verdicts = [SampleVerdict("p1", 0, [Verdict(Status.AC)]), SampleVerdict("p1", 1, [Verdict(Status.WA)])]
+    pairs, _ = pairs_from_verdicts([problem()], samples, verdicts)
+    assert (pairs[0].chosen, pairs[0].rejected) == (sft_target(REFERENCE), "print(1)")
+
+
 def test_mismatched_inputs_are_user_errors():
     samples, verdicts = labelled("p1", [(GOOD_A, ["AC"])])
     with pytest.raises(UserError, match="1 samples but 0 verdicts"):
