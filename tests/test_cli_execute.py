@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ from codelhf.verdicts import load_verdicts
 
 
 def codelhf(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "250"}  # rich wraps messages at the terminal width; keep them on one line
     return subprocess.run([sys.executable, "-m", "codelhf.cli", *args], capture_output=True, text=True, timeout=300,
-                          check=False)
+                          check=False, env=env)
 
 
 @pytest.fixture
