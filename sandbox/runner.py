@@ -408,6 +408,13 @@ def count_own_tasks() -> int:
     return count
 
 
+def interpreter_signals() -> None:
+    """The signal dispositions a new interpreter sets up (a fresh one does this itself at start)."""
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def exec_program(path: str, argv: list[str]) -> NoReturn:
     """Replace the child with a native program; the report pipe closes at exec (only Python reports)."""
     os.set_inheritable(REPORT_FD, False)
@@ -525,9 +532,9 @@ class Runner:
         try:
             self._watch(pid, run, pipes, limits, start + (wall_limit_s or limits.wall_limit_s))
         finally:
+            run.wall_s = time.monotonic() - start  # the program's time, not the clean-up's
             self._kill_everything(pid)
             _, status, usage = os.wait4(pid, 0)
-            run.wall_s = time.monotonic() - start
             self._kill_orphans()
             self._drain(run, pipes, limits)
         run.cpu_s = usage.ru_utime + usage.ru_stime
@@ -649,7 +656,8 @@ class Runner:
             return {"ok": False, "stderr": text[-STDERR_KEEP_BYTES:], "wall_s": time.monotonic() - start}, None
         compiled = {"ok": True, "stderr": "", "wall_s": time.monotonic() - start}
         if job.python_fork:
-            return compiled, lambda test: (lambda: (fresh_std_streams(), run_python(code, job.mode, job.fn_name, test)))
+            return compiled, lambda test: (lambda: (interpreter_signals(), fresh_std_streams(),
+                                                    run_python(code, job.mode, job.fn_name, test)))
         python = sys.executable or "python3"
         argv = [python, f"/proc/self/fd/{SOURCE_FD}", "--child"]
         return compiled, lambda test: (lambda: os.execve(python, argv, program_env(os.getcwd())))
@@ -758,9 +766,10 @@ def judge(run: Run, job: Job) -> dict:
         status, detail = "MLE", "killed by SIGKILL not sent by the runner (the out-of-memory killer)"
     elif failed and run.memory_kb * 1024 >= 0.95 * limits.memory_limit_mb * (1 << 20):
         status, detail = "MLE", f"failed with peak memory {run.memory_kb} KiB at the limit"
-    elif run.killed == "output" or run.signal == signal.SIGXFSZ:
-        status, detail = "OLE", (f"stdout passed {limits.output_limit_bytes} bytes" if run.killed == "output"
-                                 else "file size limit exceeded")
+    elif run.killed == "output":
+        status, detail = "OLE", f"stdout passed {limits.output_limit_bytes} bytes"
+    elif run.signal == signal.SIGXFSZ or (failed and "[Errno 27] File too large" in stderr):
+        status, detail = "OLE", f"a file passed the limit of {limits.file_size_limit_bytes} bytes"
     elif run.killed == "report":
         status, detail = "OLE", "return value larger than the output limit"
     elif failed:

@@ -54,6 +54,15 @@ def test_output_over_the_cap_is_ole_and_truncated(sandbox):
     assert len(test["stdout"]) == 5000 and set(test["stdout"]) <= {"y", "\n"}
 
 
+@pytest.mark.parametrize("language", ["python", "cpp"])
+def test_file_over_the_size_limit_is_ole(sandbox, language):
+    program = {"python": "with open('big', 'wb') as f:\n    f.write(b'x' * (2 << 20))\n",
+               "cpp": "#include <cstdio>\nint main() { FILE *f = fopen(\"big\", \"wb\");\n"
+                      "  for (int i = 0; i < (2 << 20); i++) fputc('x', f);\n  fclose(f); }\n"}[language]
+    test = sandbox.run(sandbox.job(program, language=language, file_size_limit_bytes=1 << 20))["tests"][0]
+    assert test["status"] == "OLE" and "file" in test["detail"], test
+
+
 def test_exception_is_re_with_its_class_and_traceback(sandbox):
     test = sandbox.one("def f():\n    return {}['missing']\nf()\n")
     assert test["status"] == "RE" and test["exit_code"] == 1 and test["exception"] == "KeyError"
@@ -173,6 +182,8 @@ def test_fork_and_fresh_interpreters_agree(sandbox):
         "raise ValueError('x')\n": [{"stdin": ""}],
         "import sys\nsys.exit(4)\n": [{"stdin": ""}],
         "import os\nprint(sorted(os.environ))\nprint(os.getcwd() == os.environ['HOME'])\n": [{"stdin": ""}],
+        "import signal\nprint([signal.getsignal(s) for s in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)])\n":
+            [{"stdin": ""}],
     }
     for program, tests in programs.items():
         fork, fresh = (sandbox.run(sandbox.job(program, tests, fork=f))["tests"][0] for f in (True, False))
