@@ -3,12 +3,14 @@ with the test's arguments; the return value is compared with the expected one af
 
 APPS stores each test's arguments as a list and often wraps the expected return value in a one-element list
 (`outputs: [[3]]` for a function returning 3); both readings of such a wrapper are accepted. Tuples equal lists,
-because JSON has no tuples (the runner already sends tuples as lists).
+because JSON has no tuples (the runner already sends tuples as lists). Values compare exactly, unless the problem's
+checker is `float`: then numbers anywhere in the value match within `abs_tol`/`rel_tol` of its `checker_args`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from codelhf.errors import UserError
@@ -20,6 +22,17 @@ from codelhf.samples import Sample
 def normalise(value: Any) -> Any:
     """A JSON round trip: tuples become lists, dict keys strings, so values compare as the test file wrote them."""
     return json.loads(json.dumps(value, default=repr))
+
+
+def equal(got: Any, want: Any, tolerance: dict[str, float] | None = None) -> bool:
+    """JSON values equal; with a `tolerance`, numbers (not booleans) within `abs_tol` or `rel_tol`."""
+    if tolerance is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (got, want)):
+        return math.isclose(got, want, rel_tol=tolerance.get("rel_tol", 1e-6), abs_tol=tolerance.get("abs_tol", 1e-6))
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(equal(g, w, tolerance) for g, w in zip(got, want))
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(equal(got[k], want[k], tolerance) for k in got)
+    return got == want
 
 
 def _show(value: Any, limit: int = 200) -> str:
@@ -49,6 +62,8 @@ class CallHarness(Harness):
         if isinstance(got, dict) and set(got) == {"repr"}:
             return CheckResult(False, f"return value is not JSON-serialisable: {got['repr'][:200]}")
         want = normalise(test.output)
-        if got == want or (isinstance(want, list) and len(want) == 1 and got == want[0]):
+        tolerance = problem.checker_args if problem.checker == "float" else None
+        wrapped = isinstance(want, list) and len(want) == 1
+        if equal(got, want, tolerance) or (wrapped and equal(got, want[0], tolerance)):
             return CheckResult(True)
         return CheckResult(False, f"returned {_show(got)}, expected {_show(want)}")

@@ -88,6 +88,18 @@ def test_call_compares_json_values_and_unwraps_apps_single_element_lists():
     assert judge(APPS_CALL, run(result='{"repr": "<object>"}'), run(result="null")) == [Status.WA, Status.WA]
 
 
+def test_call_compares_numbers_with_tolerance_only_under_the_float_checker():
+    exact = Problem(id="f", prompt="", harness="call", fn_name="f", public_tests=[Case([], [[0.3, {"x": 1.0}]])])
+    close = run(result='[0.30000000000000004, {"x": 0.9999999}]')
+    assert judge(exact, close) == [Status.WA]
+    tolerant = Problem(id="f", prompt="", harness="call", fn_name="f", public_tests=exact.public_tests,
+                       checker="float", checker_args={"abs_tol": 1e-6})
+    assert judge(tolerant, close) == [Status.AC]
+    assert judge(tolerant, run(result='[0.31, {"x": 1.0}]')) == [Status.WA]
+    one = Problem(id="g", prompt="", harness="call", fn_name="g", public_tests=[Case([], 1)] * 2, checker="float")
+    assert judge(one, run(result="1.0000001"), run(result="true")) == [Status.AC, Status.WA]  # a bool is no number
+
+
 def test_call_needs_fn_name_and_python():
     no_name = Problem(id="c", prompt="", harness="call", public_tests=[Case([1], 1)])
     with pytest.raises(UserError, match="fn_name"):
