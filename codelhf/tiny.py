@@ -1,0 +1,143 @@
+"""The tiny default policy: a few-million-parameter Llama trained here, on the bundled train split, in minutes on a CPU.
+
+A new user gets the whole pipeline (sample → execute → reward → PPO/DPO → pass@k) without downloading anything,
+and every test gets a real transformers checkpoint that loads through the same path as a hub model
+(`AutoModelForCausalLM.from_pretrained(path)`). The build is deterministic (fixed seeds; same machine, same
+thread count, same bits) and cached in the user's cache directory; a new `VERSION` rebuilds it.
+
+It is imperfect on purpose: after SFT its held-out pass@1 sits well inside 5–60%, so RL has room to improve it.
+The recipe: a byte-level BPE tokenizer (exact round trip of any text), a Llama with head size 64 (vLLM rejects
+16), trained by `codelhf.train.sft` on prompt → reference solution with loss on the solution only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+VERSION = 1
+"""Bump when the recipe changes: the cache directory is `tiny-v{VERSION}`, so old builds are not reused."""
+
+PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
+
+
+@dataclass
+class TinyRecipe:
+    """Everything that determines the tiny model; the defaults are the bundled one."""
+
+    vocab_size: int = 2048
+    """BPE vocabulary, special tokens included."""
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    """Head size = hidden_size / num_heads = 64 (vLLM's kernels take 32, 64, 80, ...; not 16)."""
+    intermediate_size: int = 512
+    max_position_embeddings: int = 1024
+    seed: int = 0
+    sft: dict[str, Any] = field(default_factory=lambda: {
+        "epochs": 2, "lr": 2e-3, "batch_size": 16, "warmup_steps": 20, "max_len": 512, "eval_every": 0,
+        "save_every": 0, "seed": 0, "tensorboard": False})
+    """Overrides for `codelhf.train.sft.SFTConfig` (the tiny model trains from scratch: a high lr)."""
+
+
+def cache_dir() -> Path:
+    """Where the tiny model lives: `$CODELHF_CACHE/tiny-v{VERSION}` or `~/.cache/codelhf/tiny-v{VERSION}`."""
+    root = os.environ.get("CODELHF_CACHE") or Path.home() / ".cache" / "codelhf"
+    return Path(root) / f"tiny-v{VERSION}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tokenizer and model
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> Any:
+    """A byte-level BPE tokenizer trained on `texts`, wrapped as a transformers fast tokenizer.
+
+    Byte-level so that decode(encode(x)) == x for any text (indentation, unicode); BOS is added by the
+    post-processor, EOS ends every SFT target; no chat template, so prompts use the plain template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A $B",
+                                                       special_tokens=[(BOS, tok.token_to_id(BOS))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS,
+                                   padding_side="left", model_max_length=1024)
+
+
+def make_model(tokenizer: Any, recipe: TinyRecipe | None = None) -> Any:
+    """A randomly initialised Llama sized by `recipe`, its special tokens taken from `tokenizer`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    recipe = recipe or TinyRecipe()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=recipe.hidden_size, intermediate_size=recipe.intermediate_size,
+        num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
+        num_key_value_heads=recipe.num_heads, max_position_embeddings=recipe.max_position_embeddings,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(recipe.seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def bundled_texts() -> list[str]:
+    """What the tokenizer learns from: the bundled train split's prompts (as the model sees them) and solutions."""
+    from codelhf.datasets.bundled import load_bundled
+    from codelhf.prompting import build_prompt, sft_target
+
+    train = load_bundled("train")
+    return [build_prompt(p) for p in train] + [sft_target(s.code) for p in train for s in p.solutions]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the bundled build
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def build_tiny(out_dir: str | Path | None = None, recipe: TinyRecipe | None = None, *, force: bool = False,
+               progress: bool = True) -> Path:
+    """Build (or reuse) the tiny model: tokenizer on the bundled train split, Llama, SFT; saved with `save_pretrained`.
+
+    Written to a temporary sibling and renamed at the end, so an interrupted build is never mistaken for one."""
+    import torch
+
+    from codelhf.datasets.bundled import load_bundled
+    from codelhf.train.sft import SFTConfig, train_sft
+
+    out = Path(out_dir) if out_dir is not None else cache_dir()
+    if (out / "config.json").exists() and not force:
+        return out
+    recipe = recipe or TinyRecipe()
+    start = time.time()
+    tokenizer = train_tokenizer(bundled_texts(), recipe.vocab_size)
+    model = make_model(tokenizer, recipe)
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    # One thread: the same bits on every machine (float sums do not depend on the core count), and on a shared or
+    # 2-core machine it is as fast as two (oversubscribed threads spin).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_sft(model, tokenizer, load_bundled("train"), SFTConfig(**recipe.sft), tmp, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+    (tmp / "BUILD.txt").write_text(f"codelhf tiny model v{VERSION}\nbuild_seconds: {time.time() - start:.1f}\n"
+                                   f"recipe: {recipe}\n")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
