@@ -25,7 +25,10 @@ def normalise(value: Any) -> Any:
 
 
 def equal(got: Any, want: Any, tolerance: dict[str, float] | None = None) -> bool:
-    """JSON values equal; with a `tolerance`, numbers (not booleans) within `abs_tol` or `rel_tol`."""
+    """JSON values equal; with a `tolerance`, numbers within `abs_tol` or `rel_tol`. JSON tells `true` from `1`,
+    and so does this (Python's `True == 1` would not)."""
+    if isinstance(got, bool) != isinstance(want, bool):
+        return False
     if tolerance is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (got, want)):
         return math.isclose(got, want, rel_tol=tolerance.get("rel_tol", 1e-6), abs_tol=tolerance.get("abs_tol", 1e-6))
     if isinstance(got, list) and isinstance(want, list):
