@@ -174,7 +174,7 @@ CLEAN_ENV_PATH = "/usr/local/bin:/usr/bin:/bin"
 WARM_MODULES = (
     "array", "bisect", "collections", "copy", "dataclasses", "datetime", "decimal", "fractions", "functools",
     "heapq", "itertools", "math", "operator", "queue", "random", "re", "statistics", "string", "threading",
-    "typing", "atexit", "linecache",
+    "typing", "atexit", "json",
 )
 
 
@@ -502,7 +502,9 @@ class Runner:
         with open(os.path.abspath(__file__), "rb") as source:
             child_side = source.read().split(CHILD_SIDE_END, 1)[0]
         self.source_fd = make_memfd("codelhf-child", child_side)
-        prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a test become our children, so they can be found and killed
+        # Orphans of a test become our children, so they can be found and killed.
+        self.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.sandbox.sweep()  # whatever an earlier runner under this uid left
 
     # -- one process ------------------------------------------------------------------------------------------
     def run(self, target: Callable[[], None], stdin: bytes, limits: Limits, workdir: str, address_space: int,
@@ -529,13 +531,15 @@ class Runner:
         for fd in (stdin_fd, out_w, err_w, rep_w):
             os.close(fd)
         run, pipes = Run(), {out_r: "stdout", err_r: "stderr", rep_r: "report"}
+        exited = False
         try:
-            self._watch(pid, run, pipes, limits, start + (wall_limit_s or limits.wall_limit_s))
+            exited = self._watch(pid, run, pipes, limits, start + (wall_limit_s or limits.wall_limit_s))
         finally:
             run.wall_s = time.monotonic() - start  # the program's time, not the clean-up's
-            self._kill_everything(pid)
+            if not exited:
+                kill_group(pid)
             _, status, usage = os.wait4(pid, 0)
-            self._kill_orphans()
+            self._kill_leftovers(pid)
             self._drain(run, pipes, limits)
         run.cpu_s = usage.ru_utime + usage.ru_stime
         run.memory_kb = usage.ru_maxrss
@@ -545,20 +549,21 @@ class Runner:
             run.exit_code = os.WEXITSTATUS(status)
         return run
 
-    def _watch(self, pid: int, run: Run, pipes: dict[int, str], limits: Limits, deadline: float) -> None:
+    def _watch(self, pid: int, run: Run, pipes: dict[int, str], limits: Limits, deadline: float) -> bool:
+        """Collect output until the child exits (True) or must be killed (False: `run.killed` says why)."""
         pidfd = os.pidfd_open(pid)
         try:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     run.killed = "wall"
-                    return
+                    return False
                 ready, _, _ = select.select([*pipes, pidfd], [], [], remaining)
                 for fd in ready:
                     if fd != pidfd and not self._read_into(run, fd, pipes, limits):
-                        return
+                        return False
                 if pidfd in ready:
-                    return
+                    return True
         finally:
             os.close(pidfd)
 
@@ -597,18 +602,24 @@ class Runner:
             os.close(fd)
         pipes.clear()
 
-    def _kill_everything(self, pid: int) -> None:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.sandbox.sweep()
+    def _kill_leftovers(self, group: int) -> None:
+        """After the test's main process is reaped: kill what it started (its group, then every child of ours:
+        as subreaper we inherit processes that left the group), and sweep the program uid with kill(-1).
 
-    def _kill_orphans(self) -> None:
-        """Kill and reap every remaining child: test processes that left the group were reparented to us."""
-        me = os.getpid()
+        The sweep costs a fork, so it is skipped when the test provably left nothing: no group member and no
+        orphan, while we are the subreaper (without it, orphans go to init and only the sweep finds them)."""
+        spawned = kill_group(group)
+        spawned = self._kill_children() or spawned
+        if spawned or not self.subreaper:
+            self.sandbox.sweep()
+            self._kill_children()
+
+    def _kill_children(self) -> bool:
+        """Kill and reap every child of ours; True if there was any."""
+        me, found = os.getpid(), False
         while True:
             children = child_pids(me)
+            found = found or bool(children)
             for child in children:
                 try:
                     os.kill(child, signal.SIGKILL)
@@ -619,12 +630,12 @@ class Runner:
                 try:
                     pid, _ = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
-                    return
+                    return found
                 if pid == 0:
                     break
-                reaped = True
+                reaped = found = True
             if not children and not reaped:
-                return
+                return found
             if not reaped:
                 time.sleep(0.001)
 
@@ -712,6 +723,15 @@ class Runner:
             remove_tree(workdir)
             self.sandbox.remove_strays()
         return judge(run, job)
+
+
+def kill_group(group: int) -> bool:
+    """SIGKILL a process group; True if it had a member left."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def child_pids(pid: int) -> list[int]:

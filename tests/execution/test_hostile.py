@@ -92,7 +92,8 @@ def test_writes_outside_scratch_stay_inside(sandbox):
     places = [f"/tmp/{marker}", f"/var/tmp/{marker}", f"/etc/{marker}", f"/{marker}", f"/dev/shm/{marker}",
               str(Path(__file__).resolve().parent / marker)]
     program = (f"import os\nfor path in {places!r}:\n    try:\n        open(path, 'w').write('x')\n"
-               "        print('wrote', path)\n    except OSError as e:\n        print('refused', path, type(e).__name__)\n"
+               "        print('wrote', path)\n    except OSError as e:\n"
+               "        print('refused', path, type(e).__name__)\n"
                "open('inside.txt', 'w').write('scratch is writable')\nprint(open('inside.txt').read())\n")
     test = sandbox.one(program)
     assert test["status"] == "OK" and "scratch is writable" in test["stdout"], test
@@ -152,7 +153,8 @@ def test_deep_recursion(sandbox):
                             memory_limit_mb=64)
     # Frames grow until memory runs out; unwinding and printing millions of frames may then run out of time.
     assert unlimited["status"] in ("MLE", "RE", "TLE") and unlimited["memory_kb"] < 128 * 1024, unlimited
-    cpp = "int f(int n) { volatile char pad[512]; pad[0] = n; return f(n + 1) + pad[0]; }\nint main() { return f(0); }\n"
+    cpp = ("int f(int n) { volatile char pad[512]; pad[0] = n; return f(n + 1) + pad[0]; }\n"
+           "int main() { return f(0); }\n")
     native = sandbox.run(sandbox.job(cpp, language="cpp", memory_limit_mb=128))["tests"][0]
     # SIGSEGV once the stack (allowed up to the memory limit) is used up: RE, or MLE as the peak memory is the limit
     assert native["status"] in ("RE", "MLE") and native["signal"] == 11, native

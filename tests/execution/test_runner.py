@@ -8,7 +8,8 @@ import pytest
 from codelhf.execution.base import runner_module
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
-CPP_SUM = "#include <cstdio>\nint main() { long long a, b; scanf(\"%lld %lld\", &a, &b); printf(\"%lld\\n\", a + b); }\n"
+CPP_SUM = ("#include <cstdio>\n"
+           "int main() { long long a, b; scanf(\"%lld %lld\", &a, &b); printf(\"%lld\\n\", a + b); }\n")
 
 
 # ------------------------------------------------------------------------------------------------------ statuses
@@ -124,7 +125,8 @@ def test_descriptor_level_output_is_captured_in_order(sandbox):
 def test_input_without_trailing_newline(sandbox):
     program = "n = int(input())\nrest = input()\nprint(n * 2, rest[::-1])\n"
     assert sandbox.one(program, stdin="21\nabc")["stdout"] == "42 cba\n"
-    assert sandbox.one("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n", stdin="1 2\n3")["stdout"] == "6\n"
+    total = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
+    assert sandbox.one(total, stdin="1 2\n3")["stdout"] == "6\n"
 
 
 def test_unicode_round_trips(sandbox):
