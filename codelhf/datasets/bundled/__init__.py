@@ -43,7 +43,8 @@ _CACHE: dict[str, list[Problem]] = {}
 
 
 def load_bundled(split: str | None = None) -> list[Problem]:
-    """The problems of one split (`train`, `validation`, `test`), or all of them for None; built once per process."""
+    """The problems of one split (`train`, `validation`, `test`), or all of them for None; built once per process
+    (a new list each call, but the `Problem` objects are shared: copy one before changing it)."""
     if split is not None and split not in SPLITS:
         raise UserError(f"the bundled set has no split {split!r}", f"use one of: {', '.join(SPLITS)}")
     if not _CACHE:
