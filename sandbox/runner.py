@@ -840,7 +840,7 @@ def main() -> None:
     try:
         write_frame(stream_out, {"ready": True, "protocol": PROTOCOL, "python": platform.python_version(),
                                  "languages": runner.languages, "pid": os.getpid(), "root": runner.sandbox.root,
-                                 "program_uid": runner.sandbox.uid})
+                                 "program_uid": runner.sandbox.uid, "subreaper": runner.subreaper})
         while True:
             try:
                 raw = read_frame(stream_in)

@@ -195,6 +195,14 @@ def test_fork_and_fresh_interpreters_agree(sandbox):
 
 # ------------------------------------------------------------------------------------------------------ protocol
 
+def test_ready_frame_describes_the_runner(sandbox):
+    sandbox.one("pass\n")  # the worker starts on first use
+    ready = sandbox.worker.ready
+    assert ready["ready"] and ready["protocol"] == 1 and set(ready["languages"]) == {"python", "cpp"}
+    assert ready["subreaper"]  # orphans of a test come back to the runner to be killed (needs ctypes)
+    assert tuple(map(int, ready["python"].split(".")[:2])) >= (3, 10)
+
+
 def test_jobs_the_runner_cannot_understand_get_an_error_answer(sandbox):
     for bad in (sandbox.job("print(1)", language="cobol"), sandbox.job("print(1)", mode="call"),
                 {"id": "x", "program": 42, "tests": []}, sandbox.job("print(1)", time_limit_s=-1)):
