@@ -84,6 +84,9 @@ def test_gigabyte_of_output_stops_at_the_cap(sandbox):
     test = sandbox.one(program, output_limit_bytes=65536)
     assert test["status"] == "OLE" and len(test["stdout"]) == 65536, test["detail"]
     assert time.monotonic() - start < 10  # killed at the cap, not after a gigabyte went through
+    with open(f"/proc/{sandbox.runner_pid()}/status") as f:
+        peak_kb = int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+    assert peak_kb < 100 * 1024  # the runner never held more than the cap
 
 
 def test_writes_outside_scratch_stay_inside(sandbox):
