@@ -81,7 +81,7 @@ def runner_python() -> str:
                          "backend")
 
 
-def runner_command(uid: int) -> list[str]:
+def runner_command() -> list[str]:
     command = [runner_python(), str(runner_path())]
     if not bwrap_works():
         return command
@@ -97,7 +97,7 @@ class LocalWorker(StreamWorker):
     def __init__(self, slot: int):
         self.uid = program_uid(next(_worker_numbers))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid)}
-        self.process = subprocess.Popen(runner_command(self.uid), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.stderr_tail: deque[bytes] = deque(maxlen=32)
         # The runner's own diagnostics, kept to explain a death; read by a thread so the pipe never fills.

@@ -143,6 +143,12 @@ class Sandbox:
         self.backend.close()
 
 
+@pytest.fixture
+def process_tree():
+    """`process_tree(pid)`: the pid and every process below it."""
+    return lambda pid: [pid, *descendants(pid)]
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def sandbox(request: pytest.FixtureRequest):
     box = Sandbox(request.param)
