@@ -2,7 +2,8 @@
 
 The reference solutions are checked three ways: each in a fresh `python3` subprocess (a sample per family,
 no sandbox needed), hand-derived answers for a few problems (so a wrong template cannot hide behind tests
-computed from itself), and every validation and test problem through the real runner via the `local` executor.
+computed from itself), and every validation and test problem through the real runner via the `local` executor
+(and a sample per family in the Docker sandbox). The known-incorrect solutions must fail the same checks.
 """
 
 from __future__ import annotations
@@ -158,15 +159,15 @@ CALL_DRIVER = ("import json, runpy, sys\n"
                "print(json.dumps(fn(*json.loads(sys.stdin.read()))))")
 
 
-def run_program(program: str, stdin: str, tmp_path, fn_name: str | None = None) -> str:
-    """Run `program` in a fresh python3 as `__main__` (or call `fn_name` on the JSON arguments in `stdin`)."""
+def run_program(program: str, stdin: str, tmp_path, fn_name: str | None = None) -> str | None:
+    """Run `program` in a fresh python3 as `__main__` (or call `fn_name` on the JSON arguments in `stdin`);
+    its stdout, or None when it fails."""
     path = tmp_path / "solution.py"
     path.write_text(program)
     command = [sys.executable, str(path)] if fn_name is None else [sys.executable, "-c", CALL_DRIVER, str(path),
                                                                   fn_name]
     done = subprocess.run(command, check=False, input=stdin, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout if done.returncode == 0 else None
 
 
 def sample_per_family(problems: list[Problem]) -> list[Problem]:
@@ -177,17 +178,35 @@ def sample_per_family(problems: list[Problem]) -> list[Problem]:
     return list(chosen.values())
 
 
+def passes(program: str, p: Problem, tmp_path) -> bool:
+    """Whether `program` passes every test of `p`, each run in a fresh python3 (a crash counts as a failure)."""
+    for test in p.tests():
+        if p.harness == "call":
+            out = run_program(program, json.dumps(test.input), tmp_path, p.fn_name)
+            if out is None or json.loads(out) != test.output:
+                return False
+        else:
+            out = run_program(program, test.input, tmp_path)
+            if out is None or out.split() != test.output.split():
+                return False
+    return True
+
+
 def test_reference_solutions_pass_in_a_subprocess(problems, tmp_path):
     sample = sample_per_family(problems)
     assert {p.metadata["family"] for p in sample} == {f.name for f in FAMILIES}
     for p in sample:
-        for test in p.tests():
-            if p.harness == "call":
-                got = json.loads(run_program(p.solutions[0].code, json.dumps(test.input), tmp_path, p.fn_name))
-                assert got == test.output, (p.id, test)
-            else:
-                got = run_program(p.solutions[0].code, test.input, tmp_path)
-                assert got.split() == test.output.split(), (p.id, test)
+        assert passes(p.solutions[0].code, p, tmp_path), p.id
+
+
+def test_incorrect_solutions_are_near_misses_that_fail_in_a_subprocess(problems, tmp_path):
+    with_incorrect = [p for p in problems if p.incorrect_solutions]
+    assert len(with_incorrect) >= 0.95 * len(problems)
+    for p in with_incorrect:
+        reference, wrong = p.solutions[0].code.splitlines(), p.incorrect_solutions[0].code.splitlines()
+        assert len(reference) == len(wrong) and sum(a != b for a, b in zip(reference, wrong)) == 1, p.id
+    for p in sample_per_family(with_incorrect):
+        assert not passes(p.incorrect_solutions[0].code, p, tmp_path), p.id
 
 
 HAND_CHECKED = [  # problem id, stdin, expected output worked out by hand from the statement
@@ -224,8 +243,8 @@ HAND_CHECKED = [  # problem id, stdin, expected output worked out by hand from t
 def test_hand_checked_answers(problems, tmp_path):
     every = by_id(problems)
     for problem_id, stdin, expected in HAND_CHECKED:
-        assert run_program(every[problem_id].solutions[0].code, stdin, tmp_path).split() == expected.split(), \
-            problem_id
+        got = run_program(every[problem_id].solutions[0].code, stdin, tmp_path)
+        assert got is not None and got.split() == expected.split(), problem_id
 
 
 def test_hand_checked_call(problems):
@@ -240,26 +259,32 @@ def test_hand_checked_call(problems):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _verdicts(backend: str, chosen: list[Problem]):
+def _verdicts(backend: str, chosen: list[Problem], incorrect: bool = False):
     execution = pytest.importorskip("codelhf.execution")
     from codelhf.samples import Sample
 
-    samples = [Sample(problem_id=p.id, program=p.solutions[0].code) for p in chosen]
+    samples = [Sample(problem_id=p.id, program=solution.code)
+               for p in chosen for solution in (p.incorrect_solutions if incorrect else p.solutions)]
     with execution.Executor(backend=backend, workers=2) as ex:
         return ex.run(chosen, samples, tests="all", progress=False)
 
 
-def test_held_out_references_accepted_by_the_local_runner():
-    """Every validation and test problem's reference passes all its tests under the real runner (host backend)."""
+def test_held_out_solutions_judged_right_by_the_local_runner():
+    """Under the real runner (host backend), every validation and test problem's reference passes all its tests
+    and its known-incorrect solution fails one."""
     chosen = load_bundled("validation") + load_bundled("test")
     verdicts = _verdicts("local", chosen)
     failed = [(v.problem_id, v.status, v.first_failure) for v in verdicts if not v.all_passed]
     assert not failed, failed[:5]
     assert len(verdicts) == len(chosen)
+    wrong = _verdicts("local", chosen, incorrect=True)
+    assert len(wrong) >= 0.95 * len(chosen)
+    assert not [v.problem_id for v in wrong if v.all_passed]
 
 
 @pytest.mark.docker
-def test_references_accepted_in_the_docker_sandbox(problems):
+def test_solutions_judged_right_in_the_docker_sandbox(problems):
     chosen = sample_per_family(problems)
     verdicts = _verdicts("docker", chosen)
     assert all(v.all_passed for v in verdicts), [(v.problem_id, v.status) for v in verdicts if not v.all_passed]
+    assert not [v.problem_id for v in _verdicts("docker", chosen, incorrect=True) if v.all_passed]

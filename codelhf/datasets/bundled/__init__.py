@@ -11,22 +11,25 @@ Each family (`family.py`) is a grid of knobs; each knob combination is one probl
 
 Expected outputs are computed at load time by running each reference solution in this process on its inputs
 (trusted code, written here), so a reference solution agrees with its tests by construction; the sandbox
-check (`codelhf validate --problems bundled`) confirms it under the real runner.
+check (`codelhf validate --problems bundled`) confirms it under the real runner. Nearly every problem also
+gets one known-incorrect solution (`mutants.py`: the reference with one small mistake that its tests catch).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import functools
 import io
 import json
 import random
-import sys
 from collections import Counter
+from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from codelhf.datasets.bundled import algorithms, basics, composed, functions  # noqa: F401  (register families)
 from codelhf.datasets.bundled.family import FAMILIES, Family, Knobs, Spec
+from codelhf.datasets.bundled.mutants import near_miss
 from codelhf.errors import UserError
 from codelhf.problems import Problem, Solution, TestCase
 
@@ -116,6 +119,7 @@ def make_problem(fam: Family, knobs: Knobs, split: str) -> Problem:
     spec = fam.make(knobs, random.Random(problem_id))
     outputs = run_reference(spec, problem_id)
     tests = [TestCase(input, output) for input, output in zip(spec.inputs, outputs)]
+    incorrect = near_miss(spec.code, lambda program: _run_mutant(program, spec), outputs)
     return Problem(
         id=problem_id,
         prompt=f"{spec.statement}\n\n{example(spec, tests[0])}",
@@ -127,6 +131,7 @@ def make_problem(fam: Family, knobs: Knobs, split: str) -> Problem:
         time_limit_s=TIME_LIMIT_S,
         memory_limit_mb=MEMORY_LIMIT_MB,
         solutions=[Solution(spec.code + "\n", "python")],
+        incorrect_solutions=[Solution(incorrect + "\n", "python")] if incorrect else [],
         metadata={"source": "bundled", "family": fam.name, "difficulty": spec.difficulty, "split": split,
                   "held_out_family": fam.held_out, "knobs": {k: _key(v) for k, v in knobs.items()},
                   "tags": list(fam.tags)},
@@ -135,28 +140,46 @@ def make_problem(fam: Family, knobs: Knobs, split: str) -> Problem:
 
 def run_reference(spec: Spec, problem_id: str) -> list[Any]:
     """The reference solution's answer for each input: stdout text, or the JSON form of the returned value."""
-    code = compile(spec.code, problem_id, "exec")
+    return run_program(spec.code, spec, problem_id)
+
+
+def run_program(program: str | CodeType, spec: Spec, name: str = "<program>") -> list[Any]:
+    """Run `program` on `spec`'s inputs in this process (trusted code only: ours or a mutant of ours).
+
+    Programs read with `input()` and write with `print()`, so those two are given in the program's globals
+    (faster than swapping `sys.stdin`/`sys.stdout` some 50,000 times); the sandbox runs them for real."""
+    code = compile(program, name, "exec") if isinstance(program, str) else program
     if spec.fn_name:
         namespace: dict[str, Any] = {"__name__": "solution"}
-        exec(code, namespace)  # noqa: S102  (our own reference solution)
+        exec(code, namespace)  # noqa: S102  (trusted, see above)
         fn = namespace[spec.fn_name]
         return [json.loads(json.dumps(fn(*copy.deepcopy(args)))) for args in spec.inputs]
     outputs = []
     for stdin in spec.inputs:
         out = io.StringIO()
-        with _stdin(stdin), contextlib.redirect_stdout(out):
-            exec(code, {"__name__": "__main__"})  # noqa: S102  (our own reference solution)
+        io_globals = {"input": _reader(stdin), "print": functools.partial(print, file=out)}
+        exec(code, {"__name__": "__main__", **io_globals})  # noqa: S102  (trusted, see above)
         outputs.append(out.getvalue())
     return outputs
 
 
-@contextlib.contextmanager
-def _stdin(text: str):
-    saved, sys.stdin = sys.stdin, io.StringIO(text)
+def _reader(stdin: str) -> Callable[[], str]:
+    """`input()` over the text `stdin`: one line per call, without its newline; EOFError at the end."""
+    lines = io.StringIO(stdin)
+
+    def read() -> str:
+        line = lines.readline()
+        if not line:
+            raise EOFError("EOF when reading a line")
+        return line.removesuffix("\n")
+    return read
+
+
+def _run_mutant(program: CodeType, spec: Spec) -> list[Any] | None:
     try:
-        yield
-    finally:
-        sys.stdin = saved
+        return run_program(program, spec)
+    except Exception:  # noqa: BLE001  (a mutant that raises is one the tests reject: a runtime error)
+        return None
 
 
 def example(spec: Spec, test: TestCase) -> str:
@@ -175,5 +198,6 @@ def stats(problems: list[Problem]) -> dict[str, Any]:
         "per_split": dict(Counter(p.metadata["split"] for p in problems)),
         "per_family": {f"{fam}/{split}": n for (split, fam), n in sorted(by.items(), key=lambda kv: kv[0][::-1])},
         "mean_solution_chars": sum(lengths) / max(1, len(lengths)),
+        "with_incorrect_solution": sum(bool(p.incorrect_solutions) for p in problems),
         "max_solution_chars": max(lengths, default=0),
     }
