@@ -24,8 +24,9 @@ STOP = ["\n```"]
 """Stop strings for generation: the fence that closes the code block."""
 
 STDIO_INSTRUCTION = "Solve the problem in Python 3. Read the input from stdin and print the answer to stdout."
-CALL_INSTRUCTION = "Solve the problem in Python 3. Write the function `{fn_name}`; it is called with the test " \
-                   "arguments and must return the answer."
+CALL_INSTRUCTION = ("Solve the problem in Python 3. Write the function `{name}`; it is called with the test "
+                    "arguments and must return the answer.")
+ASSERT_INSTRUCTION = "Solve the problem in Python 3. Write complete code{defining}; the tests run after it."
 
 
 def build_prompt(problem: Problem, tokenizer: Any = None) -> str:
@@ -43,10 +44,17 @@ def build_prompt(problem: Problem, tokenizer: Any = None) -> str:
 
 
 def _request(problem: Problem) -> str:
+    statement = problem.prompt.strip()
     if problem.harness == "call" and problem.fn_name:
-        parts = [CALL_INSTRUCTION.format(fn_name=problem.fn_name), problem.prompt.strip()]
+        instruction = CALL_INSTRUCTION.format(name=problem.fn_name)
+    elif problem.harness == "assert":
+        instruction = ASSERT_INSTRUCTION.format(defining=f" defining `{problem.entry_point}`"
+                                                if problem.entry_point else "")
+        if problem.entry_point:  # HumanEval: the statement is the function's signature and docstring
+            statement = f"{OPEN_FENCE}{statement}\n{CLOSE_FENCE}"
     else:
-        parts = [STDIO_INSTRUCTION, problem.prompt.strip()]
+        instruction = STDIO_INSTRUCTION
+    parts = [instruction, statement]
     if problem.starter_code.strip():
         parts.append(f"Starter code:\n{OPEN_FENCE}{problem.starter_code.rstrip()}\n{CLOSE_FENCE}")
     return "\n\n".join(parts)

@@ -42,6 +42,18 @@ def test_plain_prompt_for_call_based_problems_names_the_function_and_shows_start
     assert prompt.endswith("```\n\n```python\n")
 
 
+def test_assert_harness_prompts_ask_for_complete_code():
+    humaneval = Problem(id="HumanEval/0", prompt='def add(a, b):\n    """Sum of a and b."""\n', harness="assert",
+                        entry_point="add")
+    prompt = build_prompt(humaneval)
+    assert "defining `add`" in prompt and '```python\ndef add(a, b):\n    """Sum of a and b."""\n```' in prompt
+    mbpp = Problem(id="mbpp/1", prompt="Write a function add.\nYour code should pass these tests:\n\n"
+                   "assert add(1, 2) == 3\n", harness="assert")
+    prompt = build_prompt(mbpp)
+    assert "tests run after it" in prompt and "assert add(1, 2) == 3\n\n```python\n" in prompt
+    assert "stdin" not in prompt
+
+
 def test_tokenizer_without_chat_template_gets_the_plain_prompt():
     assert build_prompt(STDIO, tiny_tokenizer(None)) == build_prompt(STDIO)
 
