@@ -676,7 +676,7 @@ class Runner:
     def _compile_cpp(self, job: Job, job_dir: str) -> tuple[dict, Callable[[dict], Callable[[], None]] | None]:
         build = os.path.join(job_dir, "build")
         os.mkdir(build, 0o755)
-        with open(os.path.join(build, "main.cpp"), "w", encoding="utf-8", errors="surrogateescape") as f:
+        with open(os.path.join(build, "main.cpp"), "w", encoding="utf-8", errors="surrogatepass") as f:
             f.write(job.program)
         if self.sandbox.root:
             os.chown(build, self.sandbox.uid, self.sandbox.uid)
@@ -715,7 +715,7 @@ class Runner:
         else:
             address_space = memory
         try:
-            run = self.run(execute(test), test.get("stdin", "").encode("utf-8", "surrogateescape"), job.limits,
+            run = self.run(execute(test), test.get("stdin", "").encode("utf-8", "surrogatepass"), job.limits,
                            workdir, address_space, extra_fds)
         finally:
             if SPEC_FD in extra_fds:

@@ -13,18 +13,20 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import select
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import time
 from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from threading import Thread
 
 from codelhf.errors import UserError
-from codelhf.execution.base import WorkerDied, runner_path
+from codelhf.execution.base import WorkerDied, runner_module, runner_path
 from codelhf.execution.stream import PipeChannel, StreamWorker
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,33 @@ def runner_command() -> list[str]:
             "--cap-drop", "ALL", *caps, *command]
 
 
+def kill_tree(root: int, timeout_s: float = 10.0) -> None:
+    """SIGKILL `root` and all its descendants through pidfds (no pid-reuse race), then wait until they have exited:
+    bubblewrap's namespace would die with its init anyway, but only some milliseconds later."""
+    pidfds, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            pidfds.append(os.pidfd_open(pid))
+        except OSError:
+            continue  # already gone
+        todo.extend(runner_module().child_pids(pid))
+    try:
+        for pidfd in pidfds:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout_s
+        waiting = list(pidfds)
+        while waiting and time.monotonic() < deadline:
+            exited, _, _ = select.select(waiting, [], [], deadline - time.monotonic())
+            waiting = [fd for fd in waiting if fd not in exited]
+    finally:
+        for pidfd in pidfds:
+            os.close(pidfd)
+
+
 class LocalWorker(StreamWorker):
     """One runner process (under bubblewrap when it works); `close()` kills and reaps it."""
 
@@ -125,13 +154,10 @@ class LocalWorker(StreamWorker):
         return " (" + "; ".join(notes) + ")"
 
     def close(self) -> None:
-        """Kill the runner's whole session (bubblewrap's namespace dies with it) and reap it. Idempotent."""
+        """Kill the runner and every process below it, reap it, and return once all are gone. Idempotent."""
         self.dead = self.dead or "closed"
         if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_tree(self.process.pid)
         self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:

@@ -131,6 +131,9 @@ def test_input_without_trailing_newline(sandbox):
 
 def test_unicode_round_trips(sandbox):
     assert sandbox.one("print(input()[::-1])\n", stdin="añb€\n")["stdout"] == "€bña\n"
+    # a lone surrogate (JSON allows it) reaches the program as bytes instead of failing the job
+    lone = sandbox.one("import sys\nprint(len(sys.stdin.buffer.read()))\n", stdin="a\ud800b")
+    assert lone["status"] == "OK" and lone["stdout"] == "5\n"
 
 
 def test_non_daemon_threads_are_waited_for(sandbox):
