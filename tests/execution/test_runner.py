@@ -3,9 +3,12 @@ program, Python and C++, the three modes, output captured at the descriptor leve
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from codelhf.execution.base import runner_module
+from codelhf.execution.base import runner_module, runner_path
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
 CPP_SUM = ("#include <cstdio>\n"
@@ -229,3 +232,15 @@ def test_frames_round_trip_through_the_runner_functions():
         frames.read_frame(stream)
     assert frames.read_frame(stream) is None
     assert frames.read_frame(io.BytesIO(b"\x00\x00\x00\x09{}")) is None  # cut inside a frame: end of stream
+
+
+def test_runner_exits_quietly_when_the_host_goes_away():
+    """A broken result stream (EPIPE) ends the runner with status 0 and no traceback, after its job."""
+    runner = subprocess.Popen([sys.executable, str(runner_path())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "CODELHF_PROGRAM_UID": "65534"})
+    frames = runner_module()
+    assert frames.read_frame(runner.stdout)["ready"]
+    runner.stdout.close()
+    frames.write_frame(runner.stdin, {"id": 1, "program": "print(1)", "tests": [{"stdin": ""}]})
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 0 and stderr == b""
