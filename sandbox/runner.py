@@ -468,7 +468,6 @@ class Run:
     stderr: bytes = b""
     report: bytes = b""
     killed: str = ""  # "wall", "output" or "report" when the runner killed the group, and why
-    stdout_over: bool = False
 
     def report_field(self, key: str) -> str | None:
         """The last `key hex` line of the report pipe, decoded (a program could write junk there: it is skipped)."""
@@ -493,6 +492,8 @@ def make_memfd(name: str, data: bytes) -> int:
 
 
 class Runner:
+    """Runs jobs: compiles once, then one sandboxed child per test, and cleans up after each."""
+
     def __init__(self) -> None:
         root = os.geteuid() == 0
         uid = int(os.environ.get("CODELHF_PROGRAM_UID", "65534")) if root else os.getuid()
@@ -579,7 +580,7 @@ class Runner:
             room = int(limits.output_limit_bytes) - len(run.stdout)
             run.stdout += data[:max(room, 0)]
             if len(data) > room:
-                run.stdout_over, run.killed = True, run.killed or "output"
+                run.killed = run.killed or "output"
                 return False
         elif kind == "stderr":
             run.stderr += data[:max(STDERR_KEEP_BYTES - len(run.stderr), 0)]
