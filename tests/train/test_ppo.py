@@ -322,3 +322,28 @@ def test_spread_keeps_every_family_of_a_split_stored_family_by_family() -> None:
     picked = spread(split, 8)
     assert len(picked) == 8 and {p[0] for p in picked} == set("abcd")
     assert spread(split, None) == split and spread(split, 100) == split
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# learning: PPO from the tiny SFT model beats its starting point on validation
+# ---------------------------------------------------------------------------------------------------------------
+
+LEARNING_OVERRIDES = ["total_steps=12", "large_batch_size=64", "eval_every=4", "val_limit=48", "val_samples=4",
+                      "val_temperature=1.0", "actor_lr=1e-4", "critic_lr=1e-4", "ref_ema_eta=0.05",
+                      "tensorboard=false", "exec_workers=2", "seed=1"]
+"""Validation samples at the training temperature: the SFT model's pass rate there leaves PPO room to improve."""
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.timeout(1800)
+def test_ppo_raises_validation_pass_rate_of_the_tiny_sft_model(tmp_path) -> None:
+    """Builds the tiny model when missing (minutes), then about 12 PPO steps of 64 samples on two CPU cores."""
+    from codelhf.train.ppo import train_ppo
+
+    config = load_config(PPOConfig, None, LEARNING_OVERRIDES)
+    result = train_ppo(config, tmp_path / "run", show_progress=False)
+    start = result.initial["eval/pass@1"]
+    assert 0.0 < start < 0.95, "the tiny SFT model should pass some validation problems, not all"
+    assert result.best > start, [(step, m["eval/pass@1"]) for step, m in result.history]
+    assert result.best_step > 0 and (tmp_path / "run" / "best" / "ppo_info.json").exists()
