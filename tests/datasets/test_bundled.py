@@ -110,21 +110,12 @@ def test_every_problem_is_complete(problems):
 
 
 def test_statements_are_distinct_and_do_not_leak_code(problems):
-    statements = [p.prompt.split("\n\nExample")[0] for p in problems]
+    statements = [p.prompt for p in problems]
     assert len(statements) == len(set(statements))
     for p in problems:
         for line in p.solutions[0].code.splitlines():
             if len(line.strip()) >= 10:
                 assert line.strip() not in p.prompt, f"{p.id}: statement contains the code line {line!r}"
-
-
-def test_public_example_is_in_the_statement(problems):
-    for p in problems:
-        example = p.public_tests[0]
-        if p.harness == "stdio":
-            assert example.input.strip() in p.prompt and example.output.strip() in p.prompt, p.id
-        else:
-            assert f"returns {example.output!r}" in p.prompt, p.id
 
 
 def test_deterministic_across_processes(problems):
@@ -228,15 +219,15 @@ HAND_CHECKED = [  # problem id, stdin, expected output worked out by hand from t
     ("bundled/grid_walk/pos-udlr-2", "UURL\n", "0 2"),
     ("bundled/sorting/kth_large-2-0", "5\n4 9 1 9 3\n", "9"),
     ("bundled/sorting/uniq-1", "5\n4 9 1 9 3\n", "1 3 4 9"),
-    ("bundled/arith_one/div-10-n-0", "57\n", "5"),
-    ("bundled/arith_two/scaled-3-1-0", "2 -5\n", "-9"),
-    ("bundled/count_cond/ndiv-10-line-0", "10 20 3 15\n", "2"),
-    ("bundled/count_char/vowels-t-0", "education\n", "5"),
-    ("bundled/string_transform/step-3-w-2", "abcdefg\n", "adg"),
-    ("bundled/filter_sum/div-18-line-0", "18 36 5 40\n", "54"),
+    ("bundled/arith_one/div-10-0", "57\n", "5"),
+    ("bundled/arith_two/scaled-3-0", "2 -5\n", "-9"),
+    ("bundled/count_cond/ndiv-11-line-0", "11 22 3 15\n", "2"),
+    ("bundled/count_char/vowels-0", "education\n", "5"),
+    ("bundled/string_transform/step-3-2", "abcdefg\n", "adg"),
+    ("bundled/filter_sum/div-13-line-0", "13 26 5 40\n", "39"),
     ("bundled/arith_chain/mul+mod-6-4-1", "3\n", "2"),  # y = 18, 18 mod 4
-    ("bundled/string_chain/rev+upper-w-2", "abC\n", "CBA"),
-    ("bundled/string_chain/rev+last-5-t-1", "abcdefgh\n", "edcba"),
+    ("bundled/string_chain/first+rev-4-2", "abcdefgh\n", "dcba"),
+    ("bundled/string_chain/rev+last-5-1", "abcdefgh\n", "edcba"),
 ]
 
 

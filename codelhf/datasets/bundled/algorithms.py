@@ -38,14 +38,14 @@ SORTS_K = ("kth", "kth_large", "k_small")
 
 
 @family("sorting", grid(op=[op for op in SORTS if op not in SORTS_K], w=range(3))
-        + grid(op=list(SORTS_K), k=range(1, 7), w=range(3)), tags=("sorting",))
+        + grid(op=list(SORTS_K), k=range(1, 9), w=range(3)), tags=("sorting",))
 def sorting(kn: Knobs, rng: random.Random) -> Spec:
     k = kn.get("k", 0)
     what, expr = SORTS[kn["op"]]
     what = what.format(noun=LIST_NOUN[kn["w"]], k=k, kth=ordinal(k))
     n_min = max(k, 1)
-    lists = [random_list(rng, -9, 30, max(n_min, 4), 7), [5] * n_min, list(range(max(n_min, 3), 0, -1)),
-             [3, -1, 3, 2, -1, 8, 0], [10**9, -10**9] + [0] * n_min]
+    lists = [random_list(rng, -9, 30, max(n_min, 4), max(n_min, 7)), [5] * n_min, list(range(max(n_min, 3), 0, -1)),
+             [3, -1, 3, 2, -1, 8, 0, 6], [10**9, -10**9] + [0] * n_min]
     lists += [random_list(rng, -100, 100, n_min, 12) for _ in range(3)]
     return Spec(statement=list_statement("n", kn["w"], what),
                 code=f"{LIST_READ['n']}\nprint({expr.format(k=k)})",
@@ -84,7 +84,7 @@ def query_inputs(rng: random.Random, base: int) -> list[str]:
 
 
 @family("prefix_sums", grid(mode=["prefix", "runmax", "runmin", "range1", "range0"], w=range(3))
-        + grid(mode=["window"], k=range(2, 8), w=range(3)), tags=("prefix sums",))
+        + grid(mode=["window"], k=range(2, 10), w=range(3)), tags=("prefix sums",))
 def prefix_sums(kn: Knobs, rng: random.Random) -> Spec:
     mode, k, w = kn["mode"], kn.get("k", 0), kn["w"]
     noun = LIST_NOUN[w]
@@ -106,8 +106,8 @@ def prefix_sums(kn: Knobs, rng: random.Random) -> Spec:
         what = f"for each i the {word} of the first i {noun}, separated by spaces"
         body = f"m = [a[0]]\nfor x in a[1:]:\n    m.append({fn}(m[-1], x))\nprint(*m)"
     n_min = max(k, 1)
-    lists = [random_list(rng, -9, 20, max(n_min, 4), 7), [4] * n_min, list(range(n_min + 3)),
-             [0, -5, 7, -5, 7, 1, 9, -9],
+    lists = [random_list(rng, -9, 20, max(n_min, 4), max(n_min, 7)), [4] * n_min, list(range(n_min + 3)),
+             [0, -5, 7, -5, 7, 1, 9, -9, 4],
              [10**9] * (n_min + 1)] + [random_list(rng, -99, 99, n_min, 15) for _ in range(3)]
     return Spec(statement=list_statement("n", w, what), code=f"{LIST_READ['n']}\n{body}",
                 inputs=[list_input(values, "n") for values in lists], difficulty="medium")
@@ -128,7 +128,7 @@ def listing(values: list[int]) -> str:
 
 @family("greedy", grid(task=["coins"], coins=COIN_SETS, w=range(3))
         + grid(task=["budget"], w=range(3))
-        + grid(task=["top_k"], k=range(1, 7), w=range(3)), tags=("greedy",))
+        + grid(task=["top_k"], k=range(1, 9), w=range(3)), tags=("greedy",))
 def greedy(kn: Knobs, rng: random.Random) -> Spec:
     task, k, w = kn["task"], kn.get("k", 0), kn["w"]
     if task == "coins":
@@ -156,7 +156,7 @@ def greedy(kn: Knobs, rng: random.Random) -> Spec:
         inputs = [f"{len(a)} {b}\n{ints(a)}\n" for a, b in cases]
         return Spec(statement=statement, code=code, inputs=inputs, difficulty="medium")
     what = f"the largest possible sum of exactly {k} of the {LIST_NOUN[w]}"
-    lists = [random_list(rng, -20, 50, max(k, 4), 7), [1] * k, [-5] * (k + 2), list(range(-k, k + 2))]
+    lists = [random_list(rng, -20, 50, max(k, 4), max(k, 7)), [1] * k, [-5] * (k + 2), list(range(-k, k + 2))]
     lists += [random_list(rng, -100, 100, k, 12) for _ in range(3)]
     return Spec(statement=list_statement("n", w, what),
                 code=f"{LIST_READ['n']}\nprint(sum(sorted(a, reverse=True)[:{k}]))",

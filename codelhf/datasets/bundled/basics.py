@@ -51,12 +51,12 @@ def one_int_inputs(rng: random.Random, k: int) -> list[str]:
     return [f"{x}\n" for x in values]
 
 
-@family("arith_one", grid(op=list(ARITH), k=range(2, 31), v=["x", "n", "a", "y"], w=range(3)), limit=800,
+@family("arith_one", grid(op=list(ARITH), k=range(2, 51), w=range(3)), limit=900,
         tags=("math",))
 def arith_one(kn: Knobs, rng: random.Random) -> Spec:
-    words, symbols, expr = arith_phrases(kn["op"], kn["v"], kn["k"])
-    return Spec(statement=ONE_INT_INTRO[kn["w"]].format(v=kn["v"], words=words, symbols=symbols),
-                code=f"{kn['v']} = int(input())\nprint({expr})",
+    words, symbols, expr = arith_phrases(kn["op"], "x", kn["k"])
+    return Spec(statement=ONE_INT_INTRO[kn["w"]].format(v="x", words=words, symbols=symbols),
+                code=f"x = int(input())\nprint({expr})",
                 inputs=one_int_inputs(rng, kn["k"]), difficulty="easy")
 
 
@@ -75,14 +75,12 @@ TWO_INT_INTRO = (
     "You are given integers {a} and {b} (|{a}|, |{b}| <= 10^9) on one line. Output {symbols}.",
     "Input: one line with two integers {a} and {b}.\nOutput: {words}.",
 )
-PAIRS = (("a", "b"), ("x", "y"), ("p", "q"))
 
 
-@family("arith_two", grid(op=[op for op in ARITH_TWO if op not in ("lin", "scaled")], vars=range(3),
-                          w=range(3))
-        + grid(op=["lin", "scaled"], k=range(2, 21), vars=range(3), w=range(3)), tags=("math",))
+@family("arith_two", grid(op=[op for op in ARITH_TWO if op not in ("lin", "scaled")], w=range(3))
+        + grid(op=["lin", "scaled"], k=range(2, 31), w=range(3)), tags=("math",))
 def arith_two(kn: Knobs, rng: random.Random) -> Spec:
-    a, b = PAIRS[kn["vars"]]
+    a, b = "a", "b"
     words, symbols, expr = (part.format(a=a, b=b, k=kn.get("k", 0)) for part in ARITH_TWO[kn["op"]])
     pairs = [(rng.randint(-20, 20), rng.randint(-20, 20)), (0, 0), (5, 5), (-7, 3), (10**9, -10**9),
              (rng.randint(-1000, 1000), rng.randint(-1000, 1000)), (rng.randint(0, 99), rng.randint(-99, 0))]
@@ -141,7 +139,7 @@ def cond_inputs(rng: random.Random, fmt: str, k: int) -> list[str]:
     return list_inputs(rng, fmt, 0, 3 * k + 3, edges)
 
 
-@family("count_cond", grid(cond=list(CONDS), k=range(1, 31), fmt=["n", "line"], w=range(3)), limit=700,
+@family("count_cond", grid(cond=list(CONDS), k=range(1, 41), fmt=["n", "line"], w=range(3)), limit=800,
         tags=("lists", "counting"))
 def count_cond(kn: Knobs, rng: random.Random) -> Spec:
     phrase, cond = (part.format(k=kn["k"]) for part in CONDS[kn["cond"]])
@@ -171,11 +169,10 @@ STR_INTRO = (
     "You are given a string {v} of letters. {Phrases} and output the result.",
     "Input: a line with a string {v}.\nOutput: the string you get when you {phrases}.",
 )
-STR_VARS = ("s", "t", "w")
 
 
-def str_statement(w: int, v: str, phrases: str) -> str:
-    return STR_INTRO[w].format(v=v, phrases=phrases, Phrases=capitalize(phrases))
+def str_statement(w: int, phrases: str) -> str:
+    return STR_INTRO[w].format(v="s", phrases=phrases, Phrases=capitalize(phrases))
 
 
 def random_word(rng: random.Random, n_lo: int, n_hi: int, alphabet: str = string.ascii_letters) -> str:
@@ -188,13 +185,11 @@ def word_inputs(rng: random.Random, alphabet: str = string.ascii_letters) -> lis
     return [f"{word}\n" for word in words]
 
 
-@family("string_transform", grid(op=[op for op in STR_OPS if op not in STR_OPS_K], v=STR_VARS,
-                                 w=range(3))
-        + grid(op=list(STR_OPS_K), k=range(2, 10), v=STR_VARS, w=range(3)), tags=("strings",))
+@family("string_transform", grid(op=[op for op in STR_OPS if op not in STR_OPS_K], w=range(3))
+        + grid(op=list(STR_OPS_K), k=range(2, 13), w=range(3)), tags=("strings",))
 def string_transform(kn: Knobs, rng: random.Random) -> Spec:
     phrase, suffix = (part.format(k=kn.get("k", 0)) for part in STR_OPS[kn["op"]])
-    v = kn["v"]
-    return Spec(statement=str_statement(kn["w"], v, phrase), code=f"{v} = input()\nprint({v}{suffix})",
+    return Spec(statement=str_statement(kn["w"], phrase), code=f"s = input()\nprint(s{suffix})",
                 inputs=word_inputs(rng), difficulty="easy")
 
 
@@ -211,12 +206,12 @@ COUNT_CHAR_INTRO = (
 )
 
 
-@family("count_char", grid(target=list(COUNT_TARGETS), v=STR_VARS, w=range(3)), tags=("strings", "counting"))
+@family("count_char", grid(target=list(COUNT_TARGETS), w=range(3)), tags=("strings", "counting"))
 def count_char(kn: Knobs, rng: random.Random) -> Spec:
     target, expr = COUNT_TARGETS[kn["target"]]
     letter = kn["target"] if len(kn["target"]) == 1 else "e"
     alphabet = string.ascii_lowercase + "AEIOUXYZ0123456789" + letter * 6
     inputs = word_inputs(rng, alphabet) + [f"{letter * 5}\n", "QWRTY1234\n"]
-    return Spec(statement=COUNT_CHAR_INTRO[kn["w"]].format(v=kn["v"], target=target),
-                code=f"{kn['v']} = input()\nprint({expr.format(v=kn['v'])})", inputs=inputs, difficulty="easy")
+    return Spec(statement=COUNT_CHAR_INTRO[kn["w"]].format(v="s", target=target),
+                code=f"s = input()\nprint({expr.format(v='s')})", inputs=inputs, difficulty="easy")
 

@@ -14,7 +14,6 @@ from codelhf.datasets.bundled.basics import (
     CONDS,
     STR_OPS,
     STR_OPS_K,
-    STR_VARS,
     arith_phrases,
     cond_inputs,
     one_int_inputs,
@@ -27,8 +26,8 @@ FILTER_SUM_ASK = "the sum of the {noun} that are {cond}"
 """count_cond's "the number of values that are ..." meets list_aggregate's "the sum of the values"."""
 
 
-@family("filter_sum", grid(cond=list(CONDS), k=range(1, 31), fmt=["n", "line"], w=range(3)), held_out=True,
-        limit=50, tags=("lists", "composed"))
+@family("filter_sum", grid(cond=list(CONDS), k=range(1, 41), fmt=["n", "line"], w=range(3)), held_out=True,
+        limit=40, tags=("lists", "composed"))
 def filter_sum(kn: Knobs, rng: random.Random) -> Spec:
     phrase, cond = (part.format(k=kn["k"]) for part in CONDS[kn["cond"]])
     what = FILTER_SUM_ASK.format(noun=LIST_NOUN[kn["w"]], cond=phrase)
@@ -49,16 +48,15 @@ def chain_pairs(uses_k: bool) -> list[tuple[str, str]]:
             and (a in STR_OPS_K or b in STR_OPS_K) == uses_k]
 
 
-@family("string_chain", grid(ops=chain_pairs(uses_k=False), v=STR_VARS, w=range(3))
-        + grid(ops=chain_pairs(uses_k=True), k=range(2, 6), v=STR_VARS, w=range(3)), held_out=True, limit=50,
+@family("string_chain", grid(ops=chain_pairs(uses_k=False), w=range(3))
+        + grid(ops=chain_pairs(uses_k=True), k=range(2, 6), w=range(3)), held_out=True, limit=40,
         tags=("strings", "composed"))
 def string_chain(kn: Knobs, rng: random.Random) -> Spec:
     first, then = kn["ops"]
     k = kn.get("k", 0)
     (phrase1, suffix1), (phrase2, suffix2) = ([part.format(k=k) for part in STR_OPS[op]] for op in (first, then))
-    v = kn["v"]
-    return Spec(statement=str_statement(kn["w"], v, f"{phrase1}, then {phrase2}"),
-                code=f"{v} = input()\nprint({v}{suffix1}{suffix2})", inputs=word_inputs(rng),
+    return Spec(statement=str_statement(kn["w"], f"{phrase1}, then {phrase2}"),
+                code=f"s = input()\nprint(s{suffix1}{suffix2})", inputs=word_inputs(rng),
                 difficulty="medium" if first not in STR_OPS_K and then not in STR_OPS_K else "hard")
 
 
@@ -77,7 +75,7 @@ def arith_chain_ops() -> list[tuple[str, str]]:
 
 
 @family("arith_chain", grid(ops=arith_chain_ops(), k1=range(2, 10), k2=range(2, 10), w=range(3)), held_out=True,
-        limit=50, tags=("math", "composed"))
+        limit=40, tags=("math", "composed"))
 def arith_chain(kn: Knobs, rng: random.Random) -> Spec:
     (op1, op2), k1, k2 = kn["ops"], kn["k1"], kn["k2"]
     words1, symbols1, expr1 = arith_phrases(op1, "x", k1)

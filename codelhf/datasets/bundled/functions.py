@@ -41,7 +41,7 @@ def arguments(rng: random.Random, arg: str, k: int) -> list[list]:
 
 
 @family("call_func", grid(op=[op for op in FUNCTIONS if op not in WITH_K], name=NAMES, w=range(2))
-        + grid(op=list(WITH_K), k=range(2, 13), name=NAMES, w=range(2)), tags=("functions",))
+        + grid(op=list(WITH_K), k=range(2, 21), name=NAMES, w=range(2)), tags=("functions",))
 def call_func(kn: Knobs, rng: random.Random) -> Spec:
     descriptive, arg, what, expr = FUNCTIONS[kn["op"]]
     name = descriptive if kn["name"] == "descriptive" else kn["name"]
