@@ -38,7 +38,7 @@ from codelhf.samples import Sample
 
 MODES = ("codelhf-docker", "codelhf-local", "docker-run", "fresh-python", "fork")
 SLOW_MODES = ("docker-run", "fresh-python")
-console = Console(width=130)
+console = Console(width=150)
 
 
 @dataclass
@@ -81,7 +81,12 @@ def make_batch(variant: str, n_programs: int, n_tests: int) -> Batch:
 # --- the modes: each returns the number of tests whose output was right ---------------------------------------
 
 
-def run_codelhf(backend: str, batch: Batch, workers: int) -> Callable[[], int]:
+Tally = tuple[int, float | None, float | None]
+"""Tests right; for codelhf also the seconds inside test runs (fork to exit, as the runner measures them) and the
+programs' own CPU seconds, so the rest of a worker's time shows as the sandbox's overhead."""
+
+
+def run_codelhf(backend: str, batch: Batch, workers: int) -> Callable[[], Tally]:
     """Start the executor's workers untimed (a warm-up batch), and return the timed run."""
     from codelhf.execution import Executor
 
@@ -91,11 +96,13 @@ def run_codelhf(backend: str, batch: Batch, workers: int) -> Callable[[], int]:
     executor = Executor(backend=backend, workers=workers)
     executor.run(problems[:workers * 2], samples[:workers * 2], progress=False)
 
-    def timed() -> int:
+    def timed() -> Tally:
         try:
-            return sum(v.passed for v in executor.run(problems, samples, progress=False))
+            verdicts = executor.run(problems, samples, progress=False)
         finally:
             executor.close()
+        tests = [t for v in verdicts for t in v.tests]
+        return sum(v.passed for v in verdicts), sum(t.wall_s for t in tests), sum(t.cpu_s for t in tests)
 
     return timed
 
@@ -186,6 +193,8 @@ class Measurement:
     tests: int
     correct: int
     seconds: float
+    in_tests_s: float | None
+    program_cpu_s: float | None
 
     @property
     def tests_per_s(self) -> float:
@@ -196,12 +205,16 @@ def measure(mode: str, variant: str, batch: Batch, workers: int, image: str | No
     if mode.startswith("codelhf-"):
         timed = run_codelhf(mode.removeprefix("codelhf-"), batch, workers)
     else:
-        timed = {"docker-run": lambda: run_docker_per_program(batch, workers, image or ""),
-                 "fresh-python": lambda: run_fresh_python(batch, workers),
-                 "fork": lambda: run_fork(batch, workers)}[mode]
+        run = {"docker-run": lambda: run_docker_per_program(batch, workers, image or ""),
+               "fresh-python": lambda: run_fresh_python(batch, workers),
+               "fork": lambda: run_fork(batch, workers)}[mode]
+
+        def timed() -> Tally:
+            return run(), None, None
     started = time.perf_counter()
-    correct = timed()
-    return Measurement(mode, variant, len(batch.programs), batch.n_tests, correct, time.perf_counter() - started)
+    correct, in_tests_s, program_cpu_s = timed()
+    return Measurement(mode, variant, len(batch.programs), batch.n_tests, correct, time.perf_counter() - started,
+                       in_tests_s, program_cpu_s)
 
 
 def report(results: list[Measurement], workers: int) -> None:
@@ -211,13 +224,20 @@ def report(results: list[Measurement], workers: int) -> None:
         rate = {r.mode: r.tests_per_s for r in rows}
         table = Table(title=f"executor throughput, variant {variant!r} ({workers} workers, "
                             f"{os.cpu_count()} cores, load average {load:.1f} at the end)")
-        for column in ("mode", "programs", "tests", "correct", "seconds", "tests/s", "× docker-run", "× fork limit"):
+        for column in ("mode", "programs", "tests", "correct", "seconds", "tests/s", "× docker-run", "× fork limit",
+                       "in test runs", "program CPU"):
             table.add_column(column, justify="left" if column == "mode" else "right")
         for r in rows:
             versus = [f"{r.tests_per_s / rate[m]:.2f}" if m in rate else "-" for m in ("docker-run", "fork")]
+            shares = [f"{share / (r.seconds * workers):.0%}" if share is not None else "-"
+                      for share in (r.in_tests_s, r.program_cpu_s)]
             table.add_row(r.mode, str(r.programs), str(r.tests), str(r.correct), f"{r.seconds:.2f}",
-                          f"{r.tests_per_s:.1f}", *versus)
+                          f"{r.tests_per_s:.1f}", *versus, *shares)
         console.print(table)
+    console.print("in test runs: share of the workers' time from fork to exit of a test (runner-measured); the rest "
+                  "is the runner's set-up and clean-up between tests, transport and judging. program CPU: the "
+                  "programs' own CPU time. Docker containers share one CPU group (cgroup), so on a machine busy "
+                  "with other processes they get less CPU than host processes do.")
 
 
 def main() -> None:
