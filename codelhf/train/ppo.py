@@ -251,7 +251,9 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
     """1 − Var(R − V) / Var(R): 1 is a perfect critic, 0 no better than a constant, negative worse."""
     var_returns = masked_var(returns, mask)
-    return float("nan") if var_returns == 0 else float(1 - masked_var(returns - values, mask) / var_returns)
+    if var_returns < 1e-8:  # (nearly) constant returns, e.g. a batch with no reward: undefined
+        return float("nan")
+    return float(1 - masked_var(returns - values, mask) / var_returns)
 
 
 @torch.no_grad()

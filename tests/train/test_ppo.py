@@ -139,6 +139,7 @@ def test_explained_variance() -> None:
     assert explained_variance(returns, returns, mask) == pytest.approx(1.0)
     assert explained_variance(torch.full((1, 3), 2.0), returns, mask) == pytest.approx(0.0)
     assert explained_variance(torch.tensor([[3.0, 2.0, 1.0]]), returns, mask) == pytest.approx(-3.0)
+    assert math.isnan(explained_variance(returns, torch.full((1, 3), 1e-6), mask))  # constant returns
 
 
 def test_union_length_counts_overlapping_chunks_once() -> None:
