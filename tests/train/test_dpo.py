@@ -193,3 +193,15 @@ def test_cli_pairs_then_train_dpo(tmp_path):
     result = runner.invoke(app, ["train", "dpo", "--pairs", str(tmp_path / "pairs.jsonl"), "--out",
                                  str(tmp_path / "bad"), "--set", "betta=0.2"])
     assert result.exit_code != 0 and "betta" in str(result.exception)
+
+
+def test_shipped_dpo_iter_config_loads():
+    from pathlib import Path
+
+    from codelhf.config import load_config
+    from codelhf.train.dpo import DPOIterConfig
+
+    path = Path(__file__).parents[2] / "codelhf" / "configs" / "dpo_iter_tiny.yaml"
+    config = load_config(DPOIterConfig, path, ["dpo.lr=1e-4"])
+    assert config.samples_per_prompt == 5 and config.dpo.beta == 0.1 and config.dpo.lr == 1e-4
+    assert config.pairs.reference_when_none_pass and config.val_ks == (1,)
