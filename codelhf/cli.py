@@ -216,7 +216,7 @@ def sample_command(
 
 @train_app.command("sft")
 def train_sft_command(
-    out: str = typer.Option(..., "--out", help="Run directory: the final model (loads by path), metrics, "
+    out: str = typer.Option(..., "--out", help="Run directory: final/ (the model, loads by path), metrics, "
                             "tensorboard/, checkpoint-STEP/."),
     model: str = typer.Option("tiny", "--model", help="Model to fine-tune: hub name, local path, or 'tiny'."),
     problems: str = typer.Option("bundled", "--problems", help="Problems with reference solutions."),
@@ -241,7 +241,7 @@ def train_sft_command(
     policy, tokenizer = load_policy(model, device=device)
     result = train_sft(policy, tokenizer, train, cfg, out, val_problems=val)
     last = f"; validation pass@1 {result.evals[-1]['eval/pass@1']:.3f}" if result.evals else ""
-    console.print(f"{result.steps} steps, final loss {result.losses[-1]:.4f}{last}; model saved in {out}")
+    console.print(f"{result.steps} steps, final loss {result.losses[-1]:.4f}{last}; model saved in {result.final_dir}")
 
 
 @tiny_app.command("build")

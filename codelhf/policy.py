@@ -30,7 +30,6 @@ def load_policy(name_or_path: str = TINY, device: str | None = None, dtype: Any 
     The tokenizer pads on the left (decoder-only batches) and always has a pad token (EOS when it had none)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress bars say what is happening; weight loading is instant here

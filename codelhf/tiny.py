@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 VERSION = 1
 """Bump when the recipe changes: the cache directory is `tiny-v{VERSION}`, so old builds are not reused."""
@@ -64,7 +65,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # digits one by one: copying a constant from the statement into the code is then a copy of a few tokens
+    # seen everywhere, which a tiny model learns far sooner than one embedding per number
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
@@ -132,7 +136,8 @@ def build_tiny(out_dir: str | Path | None = None, recipe: TinyRecipe | None = No
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train_sft(model, tokenizer, load_bundled("train"), SFTConfig(**recipe.sft), tmp, progress=progress)
+        train_sft(model, tokenizer, load_bundled("train"), SFTConfig(**recipe.sft), tmp / "sft", progress=progress,
+                  final_dir=tmp)  # the training log stays beside the model, in sft/
     finally:
         torch.set_num_threads(threads)
     (tmp / "BUILD.txt").write_text(f"codelhf tiny model v{VERSION}\nbuild_seconds: {time.time() - start:.1f}\n"

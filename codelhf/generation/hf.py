@@ -13,7 +13,8 @@ The sampler's values are a consistency check; PPO recomputes its own in a forwar
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

@@ -5,8 +5,8 @@ Used by `codelhf sample`, SFT validation and the study, so every one of them pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from codelhf.generation.base import Generator, SamplingParams
 from codelhf.problems import Problem

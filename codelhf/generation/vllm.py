@@ -12,7 +12,8 @@ log softmax(logits / T); at other temperatures the two differ by the temperature
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.generation.base import Generation, SamplingParams

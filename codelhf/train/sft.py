@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -56,7 +57,7 @@ class SFTConfig:
     log_every: int = 10
     """Optimizer steps between metric lines."""
     save_every: int = 0
-    """Optimizer steps between checkpoints in OUT/checkpoint-STEP (0 = only the final model, saved in OUT)."""
+    """Optimizer steps between checkpoints in OUT/checkpoint-STEP (0 = only the final model, OUT/final)."""
     eval_every: int = 0
     """Optimizer steps between validation passes (0 = only after training, when validation problems are given)."""
     eval_problems: int = 64
@@ -77,6 +78,8 @@ class SFTConfig:
 class SFTResult:
     out_dir: Path
     steps: int
+    final_dir: Path | None = None
+    """Where the trained model and tokenizer were saved."""
     losses: list[float] = field(default_factory=list)
     """Mean solution-token loss of each optimizer step."""
     evals: list[dict[str, float]] = field(default_factory=list)
@@ -185,8 +188,12 @@ def evaluate_pass_at_1(model: Any, tokenizer: Any, problems: Sequence[Problem], 
 
 
 def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: SFTConfig, out_dir: str | Path,
-              val_problems: Sequence[Problem] = (), progress: bool = True) -> SFTResult:
-    """Fine-tune `model` in place on `problems`' reference solutions; the final model and tokenizer go to `out_dir`."""
+              val_problems: Sequence[Problem] = (), progress: bool = True,
+              final_dir: str | Path | None = None) -> SFTResult:
+    """Fine-tune `model` in place on `problems`' reference solutions.
+
+    `out_dir` gets metrics.jsonl, config.json (this config), tensorboard/ and checkpoint-STEP/; the final model and
+    tokenizer go to `final_dir` (default `out_dir/final`), loadable by path like any checkpoint."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from codelhf.errors import UserError
@@ -261,7 +268,8 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
         if val_problems and (not config.eval_every or total_steps % config.eval_every):
             run_eval(total_steps)
     model.eval()
-    save(model, tokenizer, out_dir)
+    result.final_dir = Path(final_dir) if final_dir is not None else out_dir / "final"
+    save(model, tokenizer, result.final_dir)
     return result
 
 

@@ -9,8 +9,8 @@ import torch
 
 pytest.importorskip("vllm")
 
-from codelhf.generation import SamplingParams, make_generator  # noqa: E402
-from codelhf.tiny import TinyRecipe, make_model, train_tokenizer  # noqa: E402
+from codelhf.generation import SamplingParams, make_generator
+from codelhf.tiny import TinyRecipe, make_model, train_tokenizer
 
 TEXTS = ["n = int(input())\nprint(n * 2)\n", "def add(a, b):\n    return a + b\n",
          "Read two integers and print their sum.\n"] * 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -34,7 +35,7 @@ def tiny_policy():
 
 
 def test_examples_mask_the_prompt_and_end_with_eos():
-    model, tokenizer = tiny_policy()
+    _, tokenizer = tiny_policy()
     examples, skipped = make_examples(PROBLEMS, tokenizer, SFTConfig())
     assert skipped == 0 and len(examples) == 2
     for e, problem in zip(examples, PROBLEMS):
@@ -66,7 +67,9 @@ def test_sft_drives_the_loss_down_and_saves_a_loadable_model(tmp_path):
     logged = [m for m in read_metrics(tmp_path / "run") if "losses/sft_loss" in m]
     assert [m["step"] for m in logged] == [5, 10, 15, 20, 25, 30, 35, 40]
     assert (tmp_path / "run" / "checkpoint-20" / "config.json").exists()
-    reloaded, _ = load_policy(str(tmp_path / "run"), device="cpu")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["grad_accum"] == 2  # the run's SFTConfig
+    assert result.final_dir == tmp_path / "run" / "final"
+    reloaded, _ = load_policy(str(result.final_dir), device="cpu")
     for a, b in zip(model.state_dict().values(), reloaded.state_dict().values()):
         assert torch.equal(a, b)
 
