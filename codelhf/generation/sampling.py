@@ -5,6 +5,7 @@ Used by `codelhf sample`, SFT validation and the study, so every one of them pro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -39,7 +40,10 @@ def sample_problems(generator: Generator, problems: Sequence[Problem], params: S
             for problem, gens in zip(chunk, generations):
                 for j, g in enumerate(gens):
                     n_tokens += len(g.token_ids)
-                    samples.append(Sample(problem_id=problem.id, program=extract_code(g.text), language="python",
+                    with warnings.catch_warnings():  # parsing model output ("1st") warns on odd literals
+                        warnings.simplefilter("ignore", SyntaxWarning)
+                        program = extract_code(g.text)
+                    samples.append(Sample(problem_id=problem.id, program=program, language="python",
                                           sample_index=j, metadata={"text": g.text, "finish_reason": g.finish_reason,
                                                                     "n_tokens": len(g.token_ids)}))
             elapsed = bar.tasks[0].elapsed or 0.0
