@@ -16,9 +16,10 @@ Extra keys (`problem_id`, `chosen_source`, `rejected_status`) say where each pai
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem, Solution, read_jsonl, write_jsonl
@@ -185,9 +186,9 @@ def pairs_from_verdicts(problems: Sequence[Problem] | dict[str, Problem], sample
 
     pairs = []
     stats.problems = len(passing)
-    for problem_id in passing:
+    for problem_id, passed in passing.items():
         problem = by_id[problem_id]
-        chosen = _unique(passing[problem_id], stats)
+        chosen = _unique(passed, stats)
         status_of = {text: status for text, status in failing[problem_id]}
         rejected = _unique((text for text, _ in failing[problem_id]), stats)
         ambiguous = set(chosen) & set(rejected)  # the same text both passed and failed: a flaky verdict

@@ -9,7 +9,7 @@ from codelhf.problems import Problem, Solution
 from codelhf.problems import TestCase as Case
 from codelhf.prompting import build_prompt, extract_code, sft_target
 from codelhf.samples import Sample
-from codelhf.train.pairs import (PairConfig, load_pairs, pairs_from_solutions, pairs_from_verdicts, save_pairs)
+from codelhf.train.pairs import PairConfig, load_pairs, pairs_from_solutions, pairs_from_verdicts, save_pairs
 from codelhf.verdicts import SampleVerdict, Status
 from codelhf.verdicts import TestVerdict as Verdict
 
