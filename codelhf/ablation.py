@@ -15,9 +15,14 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from codelhf.errors import UserError
+from codelhf.train.ppo import PPOConfig, spread, train_ppo, validate
+
+if TYPE_CHECKING:
+    from codelhf.execution import Executor
+    from codelhf.problems import Problem
 
 VARIANTS: dict[str, list[str]] = {
     "PPO, plain": ["whiten_advantages=false", "large_batch=false", "ref_ema=false"],
@@ -58,10 +63,6 @@ def run_ablation(out_dir: str | Path, samples: int, config_file: str | None = No
 
     from codelhf.config import load_config
     from codelhf.datasets import load_problems
-    from codelhf.execution import Executor
-    from codelhf.generation.hf import HFGenerator
-    from codelhf.policy import load_policy
-    from codelhf.train.ppo import PPOConfig, spread, train_ppo, validate
 
     out = Path(out_dir)
     rows: list[AblationRow] = []
@@ -80,15 +81,12 @@ def run_ablation(out_dir: str | Path, samples: int, config_file: str | None = No
         # the variant's best checkpoint (and, once, the SFT model) on the test split, as the paper reports
         if test_problems is None:
             test_problems = spread(load_problems(config.problems, split="test"), config.val_limit)
-        with Executor(backend=config.backend, workers=config.exec_workers) as executor:
-            def test_score(model_name: str) -> float:
-                model, tokenizer = load_policy(model_name, device=config.device)
-                metrics = validate(HFGenerator(model, tokenizer), executor, tokenizer, test_problems, config)
-                return metrics[f"eval/{config.best_metric}"]
+        from codelhf.execution import Executor
 
+        with Executor(backend=config.backend, workers=config.exec_workers) as executor:
             if sft_test is None:
-                sft_test = test_score(config.model)
-            test_best = test_score(str(run_dir / "best"))
+                sft_test = test_score(config.model, config, executor, test_problems)
+            test_best = test_score(str(run_dir / "best"), config, executor, test_problems)
         key = f"eval/{config.best_metric}"
         rows.append(AblationRow(variant=name, steps=config.total_steps, rollout_batch_size=config.rollout_batch_size,
                                 val_start=result.initial[key], val_best=result.best, best_step=result.best_step,
@@ -97,10 +95,20 @@ def run_ablation(out_dir: str | Path, samples: int, config_file: str | None = No
     return rows
 
 
+def test_score(model_name: str, config: PPOConfig, executor: Executor, problems: Sequence[Problem]) -> float:
+    """`config.best_metric` of a saved policy on `problems`, sampled as validation samples them."""
+    from codelhf.generation.hf import HFGenerator
+    from codelhf.policy import load_policy
+
+    model, tokenizer = load_policy(model_name, device=config.device)
+    metrics = validate(HFGenerator(model, tokenizer), executor, tokenizer, problems, config)
+    return metrics[f"eval/{config.best_metric}"]
+
+
 def write_table(out: Path, rows: Sequence[AblationRow], metric: str, samples: int, sft_test: float | None) -> str:
     """`ablation.md` (our table above the paper's) and `ablation.json`; returns the markdown."""
-    lines = [f"PPO factor ablation: {samples} training samples per variant; validation and test {metric} "
-             "(best checkpoint chosen on validation).", "",
+    lines = [(f"PPO factor ablation: {samples} training samples per variant; validation and test {metric} "
+              "(best checkpoint chosen on validation)."), "",
              f"| variant | steps × batch | val start | val best (step) | val final | test {metric} (best ckpt) | min |",
              "|---|---|---|---|---|---|---|"]
     if sft_test is not None and rows:

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch import nn
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem

@@ -9,13 +9,25 @@ import math
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from codelhf.config import load_config
 from codelhf.errors import UserError
-from codelhf.train.ppo import (PPOConfig, RunningMoments, _union_length, ema_update, explained_variance, gae,
-                               kl_per_token, masked_mean, masked_whiten, policy_loss, problems_for_step,
-                               token_rewards, value_loss)
+from codelhf.train.ppo import (
+    PPOConfig,
+    RunningMoments,
+    _union_length,
+    ema_update,
+    explained_variance,
+    gae,
+    kl_per_token,
+    masked_mean,
+    masked_whiten,
+    policy_loss,
+    problems_for_step,
+    token_rewards,
+    value_loss,
+)
 
 
 @pytest.fixture(autouse=True)
