@@ -44,7 +44,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 fi
 
 # The runner layer: create a stopped container, copy the runner in, commit it with the runner as its command.
-container=$(docker create --label codelhf.build=1 "$base" true)
+container=$(docker create "$base" true)  # no labels: commit would bake them into the image
 trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 tar -C "$here" --owner=0 --group=0 --mode=0644 --transform 's,^,opt/codelhf/,' -c runner.py \
     | docker cp - "$container:/"
