@@ -87,10 +87,19 @@ def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequenc
         except yaml.YAMLError:
             value = raw
         _set(config, key.strip(), value, "--set")
-    post = getattr(config, "__post_init__", None)
-    if post is not None:  # recompute derived fields after overrides
-        post()
+    _post_init(config)
     return config
+
+
+def _post_init(config: Any) -> None:
+    """Recompute derived fields after overrides, nested configs first (a parent may read a child's)."""
+    for f in dataclasses.fields(config):
+        child = getattr(config, f.name)
+        if dataclasses.is_dataclass(child) and not isinstance(child, type):
+            _post_init(child)
+    post = getattr(config, "__post_init__", None)
+    if post is not None:
+        post()
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
