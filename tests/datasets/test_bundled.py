@@ -222,7 +222,9 @@ HAND_CHECKED = [  # problem id, stdin, expected output worked out by hand from t
     ("bundled/arith_one/div-10-0", "57\n", "5"),
     ("bundled/arith_two/scaled-3-0", "2 -5\n", "-9"),
     ("bundled/count_cond/ndiv-11-line-0", "11 22 3 15\n", "2"),
-    ("bundled/count_char/vowels-0", "education\n", "5"),
+    ("bundled/letters/vowels-0", "education\n", "5"),
+    ("bundled/letters/find-q-1", "aqbq\n", "1"),
+    ("bundled/letters/remove-a-2", "banana\n", "bnn"),
     ("bundled/string_transform/step-3-2", "abcdefg\n", "adg"),
     ("bundled/filter_sum/div-13-line-0", "13 26 5 40\n", "39"),
     ("bundled/arith_chain/mul+mod-6-4-1", "3\n", "2"),  # y = 18, 18 mod 4

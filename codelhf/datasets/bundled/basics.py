@@ -19,6 +19,7 @@ from codelhf.datasets.bundled.family import (
     grid,
     list_input,
     list_statement,
+    ordinal,
     random_list,
 )
 
@@ -106,7 +107,7 @@ AGGREGATES = {  # name: (what is asked, with {noun}; Python expression over the 
 
 
 def list_inputs(rng: random.Random, fmt: str, lo: int, hi: int, edges: list[list[int]]) -> list[str]:
-    """A random public example, the edge cases, then random hidden lists."""
+    """A random public test, the edge cases, then random hidden lists."""
     lists = [random_list(rng, lo, hi, 3, 6), *edges] + [random_list(rng, lo, hi, 1, 12) for _ in range(3)]
     return [list_input(values, fmt) for values in lists]
 
@@ -160,7 +161,7 @@ STR_OPS = {  # name: (imperative phrase on "it", suffix applied to the string va
     "rev": ("reverse it", "[::-1]"),
     "first": ("keep only its first {k} characters", "[:{k}]"),
     "last": ("keep only its last {k} characters", "[-{k}:]"),
-    "step": ("keep every {k}th character, starting with the first", "[::{k}]"),
+    "step": ("keep every {kth} character, starting with the first", "[::{k}]"),
     "rep": ("repeat it {k} times", " * {k}"),
 }
 STR_OPS_K = ("first", "last", "step", "rep")
@@ -169,6 +170,12 @@ STR_INTRO = (
     "You are given a string {v} of letters. {Phrases} and output the result.",
     "Input: a line with a string {v}.\nOutput: the string you get when you {phrases}.",
 )
+
+
+def str_op(op: str, k: int) -> tuple[str, str]:
+    """The phrase and the suffix of the string operation `op` with constant `k`."""
+    phrase, suffix = STR_OPS[op]
+    return phrase.format(k=k, kth=ordinal(k)), suffix.format(k=k)
 
 
 def str_statement(w: int, phrases: str) -> str:
@@ -188,30 +195,33 @@ def word_inputs(rng: random.Random, alphabet: str = string.ascii_letters) -> lis
 @family("string_transform", grid(op=[op for op in STR_OPS if op not in STR_OPS_K], w=range(3))
         + grid(op=list(STR_OPS_K), k=range(2, 13), w=range(3)), tags=("strings",))
 def string_transform(kn: Knobs, rng: random.Random) -> Spec:
-    phrase, suffix = (part.format(k=kn.get("k", 0)) for part in STR_OPS[kn["op"]])
+    phrase, suffix = str_op(kn["op"], kn.get("k", 0))
     return Spec(statement=str_statement(kn["w"], phrase), code=f"s = input()\nprint(s{suffix})",
                 inputs=word_inputs(rng), difficulty="easy")
 
 
-COUNT_TARGETS = {  # name: (what is counted, Python expression over the string {v})
-    **{c: (f"occurrences of the letter '{c}'", f"{{v}}.count('{c}')") for c in string.ascii_lowercase},
-    "vowels": ("vowels (a, e, i, o, u)", "len([c for c in {v} if c in 'aeiou'])"),
-    "digits": ("digits", "len([c for c in {v} if c.isdigit()])"),
-    "uppers": ("upper-case letters", "len([c for c in {v} if c.isupper()])"),
+LETTER_OPS = {  # op: (what is asked about the letter {c} of the string s, Python expression)
+    "count": ("the number of occurrences of the letter '{c}' in s", "s.count('{c}')"),
+    "remove": ("s with every letter '{c}' removed", "s.replace('{c}', '')"),
+    "find": ("the position (from 0) of the first letter '{c}' in s, or -1 if there is none", "s.find('{c}')"),
 }
-COUNT_CHAR_INTRO = (
-    "Read a string {v} and print the number of {target} in it.",
-    "You are given a string {v}. Output how many {target} it contains.",
-    "Input: a line with a string {v}.\nOutput: the count of {target} in {v}.",
-)
+CHAR_CLASSES = {  # name: (what is counted, Python expression)
+    "vowels": ("the number of vowels (a, e, i, o, u) in s", "len([c for c in s if c in 'aeiou'])"),
+    "digits": ("the number of digits in s", "len([c for c in s if c.isdigit()])"),
+    "uppers": ("the number of upper-case letters in s", "len([c for c in s if c.isupper()])"),
+}
+LETTERS_INTRO = ("Read a string s and print {what}.", "You are given a string s. Output {what}.",
+                 "Input: a line with a string s.\nOutput: {what}.")
 
 
-@family("count_char", grid(target=list(COUNT_TARGETS), w=range(3)), tags=("strings", "counting"))
-def count_char(kn: Knobs, rng: random.Random) -> Spec:
-    target, expr = COUNT_TARGETS[kn["target"]]
-    letter = kn["target"] if len(kn["target"]) == 1 else "e"
+@family("letters", grid(op=list(LETTER_OPS), letter=list(string.ascii_lowercase), w=range(3))
+        + grid(op=list(CHAR_CLASSES), w=range(3)), tags=("strings", "counting"))
+def letters(kn: Knobs, rng: random.Random) -> Spec:
+    """One letter copied from the statement into the code: counted, removed or searched for."""
+    letter = kn.get("letter", "e")
+    what, expr = (part.format(c=letter) for part in {**LETTER_OPS, **CHAR_CLASSES}[kn["op"]])
     alphabet = string.ascii_lowercase + "AEIOUXYZ0123456789" + letter * 6
     inputs = word_inputs(rng, alphabet) + [f"{letter * 5}\n", "QWRTY1234\n"]
-    return Spec(statement=COUNT_CHAR_INTRO[kn["w"]].format(v="s", target=target),
-                code=f"s = input()\nprint({expr.format(v='s')})", inputs=inputs, difficulty="easy")
+    return Spec(statement=LETTERS_INTRO[kn["w"]].format(what=what), code=f"s = input()\nprint({expr})",
+                inputs=inputs, difficulty="easy")
 

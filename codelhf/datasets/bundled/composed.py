@@ -17,6 +17,7 @@ from codelhf.datasets.bundled.basics import (
     arith_phrases,
     cond_inputs,
     one_int_inputs,
+    str_op,
     str_statement,
     word_inputs,
 )
@@ -54,7 +55,7 @@ def chain_pairs(uses_k: bool) -> list[tuple[str, str]]:
 def string_chain(kn: Knobs, rng: random.Random) -> Spec:
     first, then = kn["ops"]
     k = kn.get("k", 0)
-    (phrase1, suffix1), (phrase2, suffix2) = ([part.format(k=k) for part in STR_OPS[op]] for op in (first, then))
+    (phrase1, suffix1), (phrase2, suffix2) = str_op(first, k), str_op(then, k)
     return Spec(statement=str_statement(kn["w"], f"{phrase1}, then {phrase2}"),
                 code=f"s = input()\nprint(s{suffix1}{suffix2})", inputs=word_inputs(rng),
                 difficulty="medium" if first not in STR_OPS_K and then not in STR_OPS_K else "hard")

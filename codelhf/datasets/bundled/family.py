@@ -1,7 +1,7 @@
 """What a problem family is: a grid of knobs and a function that turns one knob combination into a problem.
 
 A family's knobs are the discrete choices that fix its statement and reference solution: the operation, its
-constant, the variable names, the wording variant. One combination of knob values is one problem. The splits
+constant, the input format, the wording variant. One combination of knob values is one problem. The splits
 are cut along these combinations (see `codelhf/datasets/bundled/__init__.py`), so "held-out parameter
 combination" means: a combination of knob values that training never shows together.
 
@@ -27,7 +27,7 @@ class Spec:
     statement: str
     code: str
     inputs: list[Any]
-    """stdin texts (`stdio`) or argument lists (`call`); the first is the public example, the rest are hidden."""
+    """stdin texts (`stdio`) or argument lists (`call`); the first is the public test, the rest are hidden."""
     difficulty: str
     fn_name: str | None = None
     starter_code: str = ""

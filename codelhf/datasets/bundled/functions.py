@@ -27,7 +27,7 @@ INTRO = ("Write a function {name}({arg}) that returns {what}.", "Implement {name
 
 
 def arguments(rng: random.Random, arg: str, k: int) -> list[list]:
-    """Argument lists for a function of one argument named `arg`: a public example, edge cases, random ones."""
+    """Argument lists for a function of one argument named `arg`: a public test, edge cases, random ones."""
     if arg == "x":
         return [[v] for v in (rng.randint(1, 20), 0, 1, -7, 10**9, rng.randint(-1000, 1000))]
     if arg == "s":

@@ -19,7 +19,7 @@ MUTATIONS: list[tuple[str, Callable[[re.Match], str]]] = [  # (pattern, replacem
     (r"\b(max|min)\(", lambda m: "min(" if m.group(1) == "max" else "max("),
     (r"\.(upper|lower|swapcase)\(\)", lambda m: ".lower()" if m.group(1) == "upper" else ".upper()"),
     (r"\.is(digit|upper)\(\)", lambda m: ".isalpha()" if m.group(1) == "digit" else ".islower()"),
-    (r"\.count\('([a-z])'\)", lambda m: f".count('{chr((ord(m.group(1)) - 96) % 26 + 97)}')"),
+    (r"\('([a-z])'", lambda m: f"('{chr((ord(m.group(1)) - 96) % 26 + 97)}'"),
     (r" in '", lambda m: " not in '"),
     (r"\[::-1\]", lambda m: ""),
     (r"reverse=True", lambda m: "reverse=False"),
