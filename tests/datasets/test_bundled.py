@@ -64,8 +64,9 @@ def test_ids_unique_and_splits_disjoint(problems):
     assert not per_split["train"] & per_split["validation"]
     assert not per_split["train"] & per_split["test"]
     assert not per_split["validation"] & per_split["test"]
+    every = by_id(problems)
     for split, split_ids in per_split.items():
-        assert all(by_id(problems)[i].metadata["split"] == split for i in split_ids)
+        assert all(every[i].metadata["split"] == split for i in split_ids)
 
 
 def test_held_out_combinations_never_in_train_but_their_values_are(problems):
