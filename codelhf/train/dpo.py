@@ -71,6 +71,8 @@ class DPOConfig:
     """"" = cuda when available, else cpu."""
     save: bool = True
     """Write the trained model with `save_pretrained` to `<out>/final`."""
+    torch_threads: int = 0
+    """CPU threads for torch (0: torch's default). One is much faster on a small, busy machine."""
 
 
 @dataclass
@@ -220,6 +222,8 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
     out_dir = Path(out_dir)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     model.to(device)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = encode_pairs(tokenizer, pairs, config)
@@ -415,6 +419,8 @@ def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[
 
     out = Path(out_dir)
     torch.manual_seed(config.seed)
+    if config.dpo.torch_threads:  # sampling and validation too, not only the DPO steps
+        torch.set_num_threads(config.dpo.torch_threads)
     if policy is None:
         from codelhf.policy import load_policy
 
