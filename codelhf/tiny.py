@@ -35,7 +35,7 @@ class TinyRecipe:
     """Everything that determines the tiny model; the defaults are the bundled one."""
 
     vocab_size: int = 2048
-    """BPE vocabulary, special tokens included."""
+    """Largest BPE vocabulary, special tokens included (the bundled texts run out of merges at about 1,100)."""
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 2

@@ -20,7 +20,7 @@ from codelhf.tiny import TinyRecipe, bundled_texts, make_model, train_tokenizer
 
 def test_tokenizer_round_trips_every_bundled_solution_and_prompt():
     tokenizer = train_tokenizer(bundled_texts(), TinyRecipe().vocab_size)
-    assert len(tokenizer) == TinyRecipe().vocab_size
+    assert 300 < len(tokenizer) <= TinyRecipe().vocab_size  # the bundled texts run out of merges before 2048
     problems = load_bundled(None)
     for text in [s.code for p in problems for s in p.solutions] + [build_prompt(p, tokenizer) for p in problems]:
         assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
