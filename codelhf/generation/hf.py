@@ -71,7 +71,7 @@ class HFGenerator:
         logprobs: list[list[float]] = [[] for _ in range(B)]
         texts = [""] * B
         finish = ["length"] * B
-        done = torch.zeros(B, dtype=torch.bool, device=device)
+        done = [False] * B
         past = None
         step_ids = input_ids
         for _ in range(params.max_new_tokens):
@@ -82,11 +82,13 @@ class HFGenerator:
             past = result.cache if self._cache_arg == "cache" else result.past_key_values
             logits = result.logits[:, -1, :].float()  # [B, V]
             next_ids, next_logprobs = _sample(logits, params, rng)
-            next_ids = torch.where(done, torch.full_like(next_ids, self.pad_id), next_ids)
-            for i in torch.nonzero(~done).flatten().tolist():
-                token = int(next_ids[i])
+            # finished rows keep decoding padding (their outputs are ignored); one device→host copy per step
+            next_ids[torch.tensor(done, device=device)] = self.pad_id
+            for i, (token, logprob) in enumerate(zip(next_ids.tolist(), next_logprobs.tolist())):
+                if done[i]:
+                    continue
                 tokens[i].append(token)
-                logprobs[i].append(float(next_logprobs[i]))
+                logprobs[i].append(logprob)
                 if token in self.eos_ids:
                     finish[i], done[i] = "stop", True
                     texts[i] = self.tokenizer.decode(tokens[i][:-1], skip_special_tokens=True)
@@ -95,7 +97,7 @@ class HFGenerator:
                     cut = _find_stop(text, params.stop)
                     if cut is not None:
                         finish[i], done[i], texts[i] = "stop", True, text[:cut]
-            if bool(done.all()):
+            if all(done):
                 break
             step_ids = next_ids[:, None]
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((B, 1))], dim=1)
