@@ -2,7 +2,7 @@
 
 SFT is the starting point of both RL methods (the paper's PPO and DPO start from, and DPO is anchored to, an SFT
 model; Xu et al. 2024), and it is how the tiny bundled model is trained from scratch. The file reads top to bottom:
-config, data (tokenise, mask, batch), evaluation (sample → execute → pass@1), loop.
+config, data (tokenise, mask, batch), evaluation (sample → execute → pass@k), loop.
 
 Batches are padded, not packed: examples of similar length are batched together (length-grouped shuffling), which
 wastes little padding and keeps every example's attention to itself without document masks.
@@ -63,7 +63,7 @@ class SFTConfig:
     eval_problems: int = 64
     """Validation problems per evaluation (the first ones; 0 = all)."""
     eval_n: int = 1
-    """Samples per validation problem; pass@1 is estimated from all of them."""
+    """Samples per validation problem; pass@1 and pass@eval_n are estimated from them (unbiased estimator)."""
     eval_temperature: float = 0.0
     """Sampling temperature for validation (0 = greedy)."""
     eval_max_new_tokens: int = 256
@@ -159,12 +159,13 @@ def lr_at(step: int, total_steps: int, config: SFTConfig) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# evaluation: sample on validation problems, run the programs, pass@1
+# evaluation: sample on validation problems, run the programs, pass@k
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def evaluate_pass_at_1(model: Any, tokenizer: Any, problems: Sequence[Problem], config: SFTConfig) -> dict[str, float]:
-    """pass@1 on `problems` (all tests) from `eval_n` samples each, judged by the executor."""
+def evaluate_pass_at_k(model: Any, tokenizer: Any, problems: Sequence[Problem], config: SFTConfig) -> dict[str, float]:
+    """pass@1 and pass@eval_n on `problems` (all tests) from `eval_n` samples each, judged by the executor."""
+    from codelhf.evaluate import pass_at_k
     from codelhf.execution import Executor
     from codelhf.generation.base import SamplingParams
     from codelhf.generation.hf import HFGenerator
@@ -178,8 +179,9 @@ def evaluate_pass_at_1(model: Any, tokenizer: Any, problems: Sequence[Problem], 
     model.train(was_training)
     with Executor(backend=config.executor) as ex:
         verdicts = ex.run(list(problems), samples, tests="all", progress=False)
-    # with n samples of which c pass, the unbiased pass@1 is c / n; averaged over problems that is the pass rate
-    return {"eval/pass@1": sum(v.all_passed for v in verdicts) / max(1, len(verdicts))}
+    n = config.eval_n
+    passed = [sum(v.all_passed for v in verdicts[i * n:(i + 1) * n]) for i in range(len(problems))]
+    return {f"eval/pass@{k}": sum(pass_at_k(n, c, k) for c in passed) / max(1, len(passed)) for k in sorted({1, n})}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
     result = SFTResult(out_dir=out_dir, steps=0, skipped_too_long=skipped)
 
     def run_eval(step: int) -> None:
-        metrics = evaluate_pass_at_1(model, tokenizer, val_problems, config)
+        metrics = evaluate_pass_at_k(model, tokenizer, val_problems, config)
         logger.log(metrics, step)
         result.evals.append({"step": step, **metrics})
 

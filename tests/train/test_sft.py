@@ -80,9 +80,9 @@ def test_validation_pass_at_1_through_the_executor(tmp_path):
     torch.manual_seed(0)
     model, tokenizer = tiny_policy()
     config = SFTConfig(epochs=60, lr=3e-3, batch_size=2, warmup_steps=3, tensorboard=False, executor="docker",
-                       eval_every=30, eval_max_new_tokens=40)
+                       eval_every=30, eval_n=2, eval_max_new_tokens=40)
     result = train_sft(model, tokenizer, PROBLEMS, config, tmp_path / "run", val_problems=PROBLEMS, progress=False)
     assert [e["step"] for e in result.evals] == [30, 60]
-    assert result.evals[-1]["eval/pass@1"] == 1.0
+    assert result.evals[-1]["eval/pass@1"] == result.evals[-1]["eval/pass@2"] == 1.0
     assert [m["eval/pass@1"] for m in read_metrics(tmp_path / "run") if "eval/pass@1" in m] == \
         [e["eval/pass@1"] for e in result.evals]
