@@ -1,4 +1,4 @@
-"""The tiny default policy: a 1.1M-parameter Llama trained here, on the bundled train split, in minutes on a CPU.
+"""The tiny default policy: a 1.0M-parameter Llama trained here, on the bundled train split, in minutes on a CPU.
 
 A new user gets the whole pipeline (sample → execute → reward → PPO/DPO → pass@k) without downloading anything,
 and every test gets a real transformers checkpoint that loads through the same path as a hub model
