@@ -155,6 +155,12 @@ def _main_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _notes(results: dict[str, Any]) -> str:
+    lines = [f"- {_label(m)}: {note}." for m in _methods(results)
+             for note in results["methods"][m].get("train", {}).get("notes", [])]
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
 def _verdict_table(results: dict[str, Any]) -> str:
     statuses = [s for s in VERDICT_COLORS if any(results["methods"][m]["eval"].get("verdicts", {}).get(s)
                                                  for m in _methods(results))]
@@ -256,7 +262,7 @@ def render_markdown(results: dict[str, Any], has_curves: bool) -> str:
         header,
         "## pass@k on the held-out test split\n\n"
         "Percentages of problems solved (unbiased estimator; 95% bootstrap interval over problems in brackets).\n\n",
-        _main_table(results) + "\n\n![pass@k](pass_at_k.png)\n\n",
+        _main_table(results) + "\n\n" + _notes(results) + "![pass@k](pass_at_k.png)\n\n",
     ]
     if has_curves:
         sections.append("## Learning curves\n\n![learning curves](learning_curves.png)\n\n")

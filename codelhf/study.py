@@ -16,6 +16,7 @@ Stages, each writing into the run directory and skipped when its output is alrea
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,9 @@ class StudyConfig:
     generation_backend: str = "auto"
     """Sampler for evaluation: hf, vllm, or auto (vllm when installed and a GPU is present, else hf)."""
     device: str | None = None
+    torch_threads: int = 0
+    """CPU threads for torch; 0: half the cores, since the sandbox's workers need the other half (on a loaded
+    CPU, torch threads that compete with the sandbox spin and make sampling many times slower)."""
     train_split: str = "train"
     val_split: str = "validation"
     test_split: str = "test"
@@ -156,15 +160,17 @@ def run_ppo(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Se
 
     steps = max(1, config.budget // config.ppo.rollout_batch_size)
     ppo = replace(config.ppo, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
-                  total_steps=steps, eval_every=max(1, steps // 4), save_every=steps)
+                  total_steps=steps, eval_every=max(1, steps // 2), save_every=steps)
     t0 = time.time()
     result = train_ppo(ppo, out, policy=load_policy(str(sft_path), device=config.device), train_problems=train,
                        val_problems=val)
     final = out / "best" if (out / "best").exists() else out / "final"
     batch = ppo.rollout_batch_size
+    note = (f"evaluated at its best validation checkpoint, step {result.best_step} of {steps}"
+            + (" (the SFT model itself: no step beat it on validation)" if result.best_step == 0 else ""))
     return _mark_done(out, {
         "checkpoint": str(final), "samples": ppo.total_steps * batch, "wall_s": round(time.time() - t0, 1),
-        "best_step": result.best_step, "curve": _curve(out, lambda r: r["step"] * batch)})
+        "best_step": result.best_step, "note": note, "curve": _curve(out, lambda r: r["step"] * batch)})
 
 
 def run_dpo_iter(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Sequence[Problem],
@@ -256,9 +262,12 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     from codelhf.execution import Executor
     from codelhf.report import write_report
 
+    import torch
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
+    torch.set_num_threads(config.torch_threads or max(1, (os.cpu_count() or 2) // 2))
     start = time.time()
     train = load_problems(config.problems, split=config.train_split)
     val = _spread(load_problems(config.problems, split=config.val_split), config.val_limit)
@@ -298,7 +307,8 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
             methods[method] = {
                 "eval": summary,
                 "train": {"samples": sum(r["samples"] for r in runs) // len(runs),
-                          "wall_s": round(sum(r["wall_s"] for r in runs) / len(runs), 1)},
+                          "wall_s": round(sum(r["wall_s"] for r in runs) / len(runs), 1),
+                          "notes": [r["note"] for r in runs if r.get("note")]},
                 "curve": runs[0].get("curve", []),
             }
         workers = executor.n_workers
@@ -317,15 +327,11 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
 
 
 def _machine() -> str:
-    import os
     import platform
 
-    try:
-        import torch
+    import torch
 
-        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    except Exception:
-        device = "no GPU"
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{os.cpu_count()} CPU cores, {device}, {platform.machine()}"
 
 
