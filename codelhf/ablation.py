@@ -101,7 +101,7 @@ def test_score(model_name: str, config: PPOConfig, executor: Executor, problems:
     from codelhf.policy import load_policy
 
     model, tokenizer = load_policy(model_name, device=config.device)
-    metrics = validate(HFGenerator(model, tokenizer), executor, tokenizer, problems, config)
+    metrics = validate(HFGenerator(model, tokenizer), executor, problems, config)
     return metrics[f"eval/{config.best_metric}"]
 
 

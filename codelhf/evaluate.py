@@ -241,6 +241,22 @@ def evaluate(problems: Sequence[Problem] | Mapping[str, Problem], verdicts: Iter
     return result
 
 
+def validation_metrics(generator: Any, executor: Any, problems: Sequence[Problem], params: Any,
+                       ks: Sequence[int] = (1,)) -> dict[str, float]:
+    """Sample `params.n` programs per problem, run them, and return `eval/pass@k` and `eval/pass_rate`.
+
+    The one validation every trainer logs (PPO's best checkpoint, DPO-Iter's rounds, the study's curves), so their
+    numbers compare: same prompts, same extraction, same estimator."""
+    from codelhf.generation.sampling import sample_problems
+
+    samples = sample_problems(generator, problems, params, progress=False)
+    verdicts = executor.run(problems, samples, tests="all", progress=False)
+    result = evaluate(problems, verdicts, ks=ks, bootstrap=200)
+    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
+    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
+    return metrics
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Reporting: a rich table and a bar chart
 # ---------------------------------------------------------------------------------------------------------------

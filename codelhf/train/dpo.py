@@ -376,21 +376,15 @@ class DPOIterResult:
 def validate_policy(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
                     config: DPOIterConfig) -> dict[str, float]:
     """pass@k and the pass rate on validation problems, from a fixed sampling seed."""
-    from codelhf.evaluate import evaluate
+    from codelhf.evaluate import validation_metrics
     from codelhf.generation.base import SamplingParams
     from codelhf.generation.hf import HFGenerator
-    from codelhf.generation.sampling import sample_problems
 
     params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
                             max_new_tokens=config.max_new_tokens, seed=config.seed)
     model.eval()
-    samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size), problems,
-                              params, progress=False)
-    verdicts = executor.run(problems, samples, tests="all", progress=False)
-    result = evaluate(problems, verdicts, ks=config.val_ks, bootstrap=200)
-    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
-    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
-    return metrics
+    generator = HFGenerator(model, tokenizer, batch_size=config.generation_batch_size)
+    return validation_metrics(generator, executor, problems, params, config.val_ks)
 
 
 def round_problems(problems: Sequence[Problem], round_index: int, n: int, seed: int) -> list[Problem]:

@@ -535,23 +535,14 @@ def ppo_update(actor: nn.Module, critic: ValueHead, ref: nn.Module, optimizer: t
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def validate(generator: Any, executor: Any, tokenizer: Any, problems: Sequence[Problem], config: PPOConfig
-             ) -> dict[str, float]:
+def validate(generator: Any, executor: Any, problems: Sequence[Problem], config: PPOConfig) -> dict[str, float]:
     """pass@k (and the share of passing samples) on the validation problems, with a fixed sampling seed."""
-    from codelhf.evaluate import evaluate
+    from codelhf.evaluate import validation_metrics
     from codelhf.generation.base import SamplingParams
-    from codelhf.prompting import STOP, build_prompt, extract_code
 
     params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
-                            max_new_tokens=config.max_new_tokens, stop=list(STOP), seed=config.seed)
-    gens = generator.generate([build_prompt(p, tokenizer) for p in problems], params)
-    samples = [Sample(problem_id=p.id, program=extract_code(g.text), sample_index=j)
-               for p, group in zip(problems, gens) for j, g in enumerate(group)]
-    verdicts = executor.run(problems, samples, tests="all", progress=False)
-    result = evaluate(problems, verdicts, ks=config.val_ks, bootstrap=200)
-    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
-    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
-    return metrics
+                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    return validation_metrics(generator, executor, problems, params, config.val_ks)
 
 
 def save_checkpoint(path: Path, actor: nn.Module, critic: ValueHead, ref: nn.Module,
@@ -684,7 +675,7 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
         def run_validation(step: int) -> dict[str, float]:
             nonlocal best
             t0 = time.perf_counter()
-            metrics = validate(generator, executor, tokenizer, val_problems, config)
+            metrics = validate(generator, executor, val_problems, config)
             metrics["time/validation"] = time.perf_counter() - t0
             logger.log(metrics, step)
             result.history.append((step, metrics))
