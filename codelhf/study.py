@@ -59,6 +59,9 @@ class StudyConfig:
     test_split: str = "test"
     val_limit: int | None = 32
     """Validation problems for learning curves and best-checkpoint choice (even strides over the split)."""
+    val_samples: int = 4
+    """Samples per validation problem, the same for every method so their curves compare."""
+    val_temperature: float = 1.0
     test_limit: int | None = 120
     """Held-out test problems (even strides over the split; None: all)."""
     eval_samples: int = 10
@@ -118,10 +121,10 @@ def run_sft(config: StudyConfig, run_dir: Path, train: Sequence[Problem]) -> tup
     if config.model == "tiny":
         from codelhf.tiny import build_tiny
 
-        t0 = time.time()
         path = build_tiny()
-        info = {"samples": 0, "wall_s": round(time.time() - t0, 1), "checkpoint": str(path),
-                "note": "tiny model: built by SFT on the bundled train split (cached between runs)"}
+        build = dict(line.split(": ", 1) for line in (path / "BUILD.txt").read_text().splitlines() if ": " in line)
+        info = {"samples": 0, "wall_s": float(build.get("build_seconds", 0.0)), "checkpoint": str(path),
+                "note": "the tiny model, built by SFT on the bundled train split (its build time; cached since)"}
         return path, info
     out = run_dir / "sft"
     if (done := _done(out)) is not None:
@@ -160,7 +163,8 @@ def run_ppo(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Se
 
     steps = max(1, config.budget // config.ppo.rollout_batch_size)
     ppo = replace(config.ppo, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
-                  total_steps=steps, eval_every=max(1, steps // 2), save_every=steps)
+                  total_steps=steps, eval_every=max(1, steps // 2), save_every=steps, val_samples=config.val_samples,
+                  val_temperature=config.val_temperature)
     t0 = time.time()
     result = train_ppo(ppo, out, policy=load_policy(str(sft_path), device=config.device), train_problems=train,
                        val_problems=val)
@@ -185,8 +189,8 @@ def run_dpo_iter(config: StudyConfig, sft_path: Path, seed: int, out: Path, trai
 
     per_round = max(1, config.budget // (config.dpo_iter.samples_per_prompt * rounds))
     dpo_iter = replace(config.dpo_iter, model=str(sft_path), seed=seed, rounds=rounds, prompts_per_round=per_round,
-                       backend=config.backend, exec_workers=config.exec_workers,
-                       dpo=replace(config.dpo_iter.dpo, seed=seed))
+                       backend=config.backend, exec_workers=config.exec_workers, val_samples=config.val_samples,
+                       val_temperature=config.val_temperature, dpo=replace(config.dpo_iter.dpo, seed=seed))
     t0 = time.time()
     result = train_dpo_iter(dpo_iter, out, policy=load_policy(str(sft_path), device=config.device),
                             train_problems=train, val_problems=val)
