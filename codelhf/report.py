@@ -180,8 +180,8 @@ def _paper_tables() -> str:
             "\n\nCodeContests 10@1k:\n\n" + "\n".join(cc))
 
 
-def _significantly_above(results: dict[str, Any], a: str, b: str, k: str) -> str:
-    """'above', 'below' or 'level with' (95% CIs overlap) for method a against method b on key k."""
+def _compare(results: dict[str, Any], a: str, b: str, k: str) -> str:
+    """'above', 'below' or 'level with' for method a against method b on key k, by their 95% intervals."""
     ea, eb = results["methods"][a]["eval"], results["methods"][b]["eval"]
     lo_a, hi_a = ea.get(f"{k}_ci", [ea[k], ea[k]])
     lo_b, hi_b = eb.get(f"{k}_ci", [eb[k], eb[k]])
@@ -189,7 +189,7 @@ def _significantly_above(results: dict[str, Any], a: str, b: str, k: str) -> str
         return "above"
     if hi_a < lo_b:
         return "below"
-    return "level with (95% intervals overlap)"
+    return "level with"
 
 
 def reading(results: dict[str, Any]) -> str:
@@ -198,27 +198,26 @@ def reading(results: dict[str, Any]) -> str:
     if not ks or "sft" not in methods:
         return "Not enough methods were run to compare with the paper."
     k = ks[-1]
-    parts = [f"On {k}, "]
-    claims = []
     paper = {"ppo": "the paper finds PPO above SFT", "dpo": "the paper finds DPO below SFT (0.0 on CodeContests)",
-             "dpo_iter": "the paper finds DPO-Iter below SFT on APPS and below it on CodeContests"}
+             "dpo_iter": "the paper finds DPO-Iter below SFT on both APPS and CodeContests"}
+    claims = []
     for m in ("ppo", "dpo", "dpo_iter"):
         if m in methods:
-            rel = _significantly_above(results, m, "sft", k)
+            rel = _compare(results, m, "sft", k)
             expected = "above" if m == "ppo" else "below"
-            verdict = "agrees" if rel == expected else ("does not contradict it" if rel.startswith("level")
+            verdict = "agrees" if rel == expected else ("neither confirms nor contradicts it" if rel == "level with"
                                                          else "disagrees")
+            overlap = ", 95% intervals overlap" if rel == "level with" else ""
             claims.append(f"{_label(m)} is {rel} SFT ({_pct(results['methods'][m]['eval'][k])}% vs "
-                          f"{_pct(results['methods']['sft']['eval'][k])}%); {paper[m]}, so this {verdict}")
-    parts.append("; ".join(claims) + ".")
-    parts.append(
+                          f"{_pct(results['methods']['sft']['eval'][k])}%{overlap}); {paper[m]}, so this {verdict}")
+    return (
+        f"On {k}, " + "; ".join(claims) + "."
         " Read this with the scale in mind: the paper trains 7B–34B models on thousands of real problems, while the"
-        " default study trains a few-million-parameter model on templated problems for minutes on a CPU. The paper"
-        " itself reports that at 7B PPO did not beat SFT (PPO needs enough capacity), and that DPO depends on how"
-        " close the preference data is to the model's own outputs, which iterative DPO on the model's own samples"
-        " is meant to fix. Differences whose intervals overlap are not evidence either way; more seeds and a larger"
-        " test split narrow them.")
-    return "".join(parts)
+        " default study trains a tiny model on templated problems for minutes on a CPU. The paper itself reports"
+        " that at 7B PPO did not beat SFT (PPO needs enough capacity), and that DPO depends on how close the"
+        " preference data is to the model's own outputs, which iterative DPO on the model's own samples is meant"
+        " to fix. Differences whose intervals overlap are not evidence either way; more seeds, a larger budget and"
+        " a larger test split narrow them.")
 
 
 def _ablation_section(results: dict[str, Any]) -> str:
