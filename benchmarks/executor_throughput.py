@@ -178,7 +178,9 @@ def _fork_program(program: str, cases: list[tuple[str, str]]) -> int:
 
 
 def run_fork(batch: Batch, workers: int) -> int:
-    with get_context("fork").Pool(workers) as pool:
+    # forkserver: workers fork per test from a fresh single-threaded process; forking this one, whose Executor
+    # and thread pools have run, can deadlock a child on a lock another thread held
+    with get_context("forkserver").Pool(workers) as pool:
         return sum(pool.starmap(_fork_program, zip(batch.programs, batch.tests)))
 
 
