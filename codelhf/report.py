@@ -97,8 +97,9 @@ def plot_learning_curves(results: dict[str, Any], path: Path) -> bool:
     for m, points in curves.items():
         if not points:
             continue
-        axes[0].plot([p["samples"] for p in points], [100 * p["pass_rate"] for p in points], marker="o", label=_label(m))
-        axes[1].plot([p["time_s"] for p in points], [100 * p["pass_rate"] for p in points], marker="o", label=_label(m))
+        rates = [100 * p["pass_rate"] for p in points]
+        for ax, x in zip(axes, ("samples", "time_s")):
+            ax.plot([p[x] for p in points], rates, marker="o", label=_label(m))
     axes[0].set_xlabel("training samples (programs generated and executed)")
     axes[1].set_xlabel("wall time (s)")
     for ax in axes:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem
-from codelhf.train.dpo import DPOIterConfig
-from codelhf.train.ppo import PPOConfig
+from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
+from codelhf.train.ppo import PPOConfig, spread, train_ppo
 
 METHODS = ("sft", "ppo", "dpo", "dpo_iter")
 
@@ -99,12 +99,6 @@ class StudyConfig:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _spread(problems: Sequence[Problem], limit: int | None) -> list[Problem]:
-    from codelhf.train.ppo import spread
-
-    return spread(problems, limit)
-
-
 def _done(path: Path) -> dict[str, Any] | None:
     marker = path / "done.json"
     return json.loads(marker.read_text()) if marker.exists() else None
@@ -156,10 +150,7 @@ def run_ppo(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Se
             val: Sequence[Problem]) -> dict[str, Any]:
     if (done := _done(out)) is not None:
         return done
-    from dataclasses import replace
-
     from codelhf.policy import load_policy
-    from codelhf.train.ppo import train_ppo
 
     steps = max(1, config.budget // config.ppo.rollout_batch_size)
     ppo = replace(config.ppo, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
@@ -182,10 +173,7 @@ def run_dpo_iter(config: StudyConfig, sft_path: Path, seed: int, out: Path, trai
     """DPO is one round (all the budget labelled from the SFT model's samples); DPO-Iter splits it into rounds."""
     if (done := _done(out)) is not None:
         return done
-    from dataclasses import replace
-
     from codelhf.policy import load_policy
-    from codelhf.train.dpo import train_dpo_iter
 
     per_round = max(1, config.budget // (config.dpo_iter.samples_per_prompt * rounds))
     dpo_iter = replace(config.dpo_iter, model=str(sft_path), seed=seed, rounds=rounds, prompts_per_round=per_round,
@@ -235,8 +223,6 @@ def _generation_backend(config: StudyConfig) -> str:
 
 def summarize(problems: Sequence[Problem], verdicts_by_seed: list[list[Any]], config: StudyConfig) -> dict[str, Any]:
     """pass@k and n@k of one method, pooling the seeds' samples of each problem (n = eval_samples × seeds)."""
-    from dataclasses import replace
-
     from codelhf.evaluate import evaluate
 
     pooled = []
@@ -261,12 +247,12 @@ def summarize(problems: Sequence[Problem], verdicts_by_seed: list[list[Any]], co
 
 def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     """Run (or resume) the study into `run_dir`, write results.json and the report; returns the report's path."""
+    import torch
+
     from codelhf.config import save_config
     from codelhf.datasets import load_problems
     from codelhf.execution import Executor
     from codelhf.report import write_report
-
-    import torch
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -274,8 +260,8 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     torch.set_num_threads(config.torch_threads or max(1, (os.cpu_count() or 2) // 2))
     start = time.time()
     train = load_problems(config.problems, split=config.train_split)
-    val = _spread(load_problems(config.problems, split=config.val_split), config.val_limit)
-    test = _spread(load_problems(config.problems, split=config.test_split), config.test_limit)
+    val = spread(load_problems(config.problems, split=config.val_split), config.val_limit)
+    test = spread(load_problems(config.problems, split=config.test_split), config.test_limit)
 
     sft_path, sft_info = run_sft(config, run_dir, train)
     trained: dict[str, list[dict[str, Any]]] = {"sft": [{**sft_info, "checkpoint": str(sft_path)}]}
@@ -318,7 +304,8 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
         workers = executor.n_workers
     results = {
         "info": {"model": config.model, "problems": config.problems, "n_test_problems": len(test),
-                 "seeds": list(config.seeds), "budget": config.budget, "date": datetime.now().isoformat(" ", "seconds")},
+                 "seeds": list(config.seeds), "budget": config.budget,
+                 "date": datetime.now().isoformat(" ", "seconds")},
         "methods": methods,
         "timing": {"total_s": round(time.time() - start, 1), "machine": _machine(),
                    "backend": config.backend, "workers": workers,
