@@ -6,6 +6,7 @@ Errors the user can fix (`UserError`) are printed as a message and a hint, with 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,10 +19,14 @@ sandbox_app = typer.Typer(help="Build, check and clean the Docker sandbox.", no_
 train_app = typer.Typer(help="Train a policy: sft, ppo, dpo, dpo-iter.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(train_app, name="train")
-tiny_app = typer.Typer(help="The tiny bundled model: build it into the user cache.", no_args_is_help=True)
+tiny_app = typer.Typer(help="The tiny bundled model: rebuild it from its recipe.", no_args_is_help=True)
 app.add_typer(tiny_app, name="tiny")
 
 console = Console(stderr=True)
+
+Overrides = Annotated[list[str] | None, typer.Option(
+    "--set", help="key=value override of the config, repeatable: dotted keys for nested configs (--set "
+    "reward.kind=fraction), values read as YAML.")]
 
 
 @app.command()
@@ -150,8 +155,7 @@ def train_ppo_command(
     problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
                                  "(default: bundled)."),
     config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set kl_coef=0.05 "
-                                   "--set reward.kind=fraction"),
+    set_: Overrides = None,
     resume: bool = typer.Option(False, "--resume", help="Go on from OUT/checkpoint (with OUT/config.yaml unless "
                                 "--config is given)."),
 ) -> None:
@@ -163,7 +167,7 @@ def train_ppo_command(
 
     if resume and config is None and (Path(out) / "config.yaml").exists():
         config = str(Path(out) / "config.yaml")
-    cfg = load_config(PPOConfig, config, set_)
+    cfg = load_config(PPOConfig, config, set_ or [])
     cfg.model = model or cfg.model
     cfg.problems = problems or cfg.problems
     if cfg.backend == "local":
@@ -186,8 +190,8 @@ def sample_command(
     top_k: int = typer.Option(0, "--top-k", help="0 = off (the paper uses 200)."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass; 1.0 = off."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="Longest sample in tokens."),
-    backend: str = typer.Option("hf", "--backend", help="hf (transformers) or vllm (needs the vllm extra)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="hf backend: sequences decoded together."),
+    sampler: str = typer.Option("hf", "--sampler", help="hf (transformers) or vllm (needs the vllm extra)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="hf sampler: sequences decoded together."),
     seed: int = typer.Option(0, "--seed", help="Same seed and options, same samples."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when available)."),
 ) -> None:
@@ -203,8 +207,8 @@ def sample_command(
     if not problem_list:
         raise UserError(f"no problems in {problems!r}" + (f" split {split!r}" if split else ""),
                         "check --problems and --split")
-    options = {"batch_size": batch_size} if backend == "hf" else {}
-    generator = make_generator(model, backend=backend, device=device, **options)
+    options = {"batch_size": batch_size} if sampler == "hf" else {}
+    generator = make_generator(model, backend=sampler, device=device, **options)
     params = SamplingParams(n=n, temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens,
                             seed=seed)
     samples = sample_problems(generator, problem_list, params, prompts_per_call=max(1, batch_size // n))
@@ -224,7 +228,7 @@ def train_sft_command(
     val_split: str = typer.Option("validation", "--val-split", help="Split for pass@1 during training ('' = none)."),
     limit: int = typer.Option(None, "--limit", help="Train on at most this many problems."),
     config: str = typer.Option(None, "--config", help="YAML file of SFTConfig fields."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set lr=2e-5"),
+    set_: Overrides = None,
     device: str = typer.Option(None, "--device", help="cpu, cuda (default: cuda when available)."),
 ) -> None:
     """Supervised fine-tuning on reference solutions (loss on the solution only), with validation pass@1."""
@@ -233,29 +237,29 @@ def train_sft_command(
     from codelhf.policy import load_policy
     from codelhf.train.sft import SFTConfig, train_sft
 
-    cfg = load_config(SFTConfig, config, set_)
+    cfg = load_config(SFTConfig, config, set_ or [])
     train = load_problems(problems, split=split, limit=limit)
     val = load_problems(problems, split=val_split) if val_split else []
-    if cfg.executor == "local" and val:
-        console.print("[yellow]warning:[/] executor local runs the programs on this host under rlimits only")
-    policy, tokenizer = load_policy(model, device=device)
+    if cfg.backend == "local" and val:
+        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    policy, tokenizer = load_policy(model, device=device, dtype="float32")
     result = train_sft(policy, tokenizer, train, cfg, out, val_problems=val)
     last = f"; validation pass@1 {result.evals[-1]['eval/pass@1']:.3f}" if result.evals else ""
     console.print(f"{result.steps} steps, final loss {result.losses[-1]:.4f}{last}; model saved in {result.final_dir}")
 
 
 @tiny_app.command("build")
-def tiny_build_command(force: bool = typer.Option(False, "--force", help="Rebuild even if it is cached.")) -> None:
-    """Build the tiny bundled model into the user cache (what `--model tiny` uses), and say how long it took."""
+def tiny_build_command(out: str = typer.Option(None, "--out", help="Where to write it (default: the package's own "
+                                               "codelhf/tiny_model, which `--model tiny` loads).")) -> None:
+    """Rebuild the tiny bundled model from scratch with its recipe (codelhf/tiny.py), deterministically."""
     import time
 
-    from codelhf.tiny import build_tiny, cache_dir
+    from codelhf.policy import TINY_DIR
+    from codelhf.tiny import build_tiny
 
-    cached = (cache_dir() / "config.json").exists() and not force
     start = time.time()
-    path = build_tiny(force=force)
-    console.print(f"tiny model already built: {path}" if cached
-                  else f"tiny model built in {time.time() - start:.0f} s: {path}")
+    path = build_tiny(out or TINY_DIR)
+    console.print(f"tiny model built in {time.time() - start:.0f} s: {path}")
 
 
 @app.command()
@@ -437,7 +441,7 @@ def train_dpo_command(
     model: str = typer.Option("tiny", "--model", help="Policy to train, ideally an SFT model; also the reference "
                               "unless reference is set."),
     config: str = typer.Option(None, "--config", help="YAML file of DPOConfig fields."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set beta=0.1 --set lr=1e-5"),
+    set_: Overrides = None,
 ) -> None:
     """DPO (sigmoid loss, β = 0.1) on preference pairs, reference log-probs computed once from the SFT model."""
     from codelhf.config import load_config
@@ -445,7 +449,7 @@ def train_dpo_command(
     from codelhf.train.dpo import DPOConfig, train_dpo
     from codelhf.train.pairs import load_pairs
 
-    cfg = load_config(DPOConfig, config, set_)
+    cfg = load_config(DPOConfig, config, set_ or [])
     rows = load_pairs(pairs)
     policy, tokenizer = load_policy(model, device=cfg.device or None)
     result = train_dpo(policy, tokenizer, rows, cfg, out)
@@ -462,14 +466,13 @@ def train_dpo_iter_command(
                                  "(default: bundled)."),
     rounds: int = typer.Option(None, "--rounds", help="Rounds of sample → label → pairs → DPO (default: 3)."),
     config: str = typer.Option(None, "--config", help="YAML file of DPOIterConfig fields (dpo.* for the DPO)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set dpo.lr=1e-5 "
-                                   "--set samples_per_prompt=5"),
+    set_: Overrides = None,
 ) -> None:
     """Iterative DPO (Xu et al. 2024): sample, label by execution, pair, DPO against the previous round; repeat."""
     from codelhf.config import load_config
     from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
 
-    cfg = load_config(DPOIterConfig, config, set_)
+    cfg = load_config(DPOIterConfig, config, set_ or [])
     cfg.model = model or cfg.model
     cfg.problems = problems or cfg.problems
     cfg.rounds = rounds if rounds is not None else cfg.rounds
@@ -489,9 +492,9 @@ def study_command(
     out: str = typer.Option(None, "--out", help="Run directory (default: runs/<date-time>); an existing one "
                             "is resumed."),
     config: str = typer.Option(None, "--config", help="YAML file of StudyConfig fields (see codelhf/configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set budget=1024 "
-                                   "--set ppo.kl_coef=0.05"),
-    only: str = typer.Option(None, "--only", help="Comma-separated subset of ppo,dpo,dpo_iter (SFT always runs)."),
+    set_: Overrides = None,
+    only: str = typer.Option(None, "--only", help="Comma-separated subset of ppo,ppo_group,dpo,dpo_offline,dpo_iter "
+                             "(SFT always runs)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rewrite the report of --out from its "
                                      "results.json; run nothing."),
 ) -> None:
@@ -510,7 +513,7 @@ def study_command(
     run_dir = Path(out) if out else default_run_dir()
     if config is None and (run_dir / "config.yaml").exists():
         config = str(run_dir / "config.yaml")  # resuming: the run's own settings
-    overrides = list(set_)
+    overrides = list(set_ or [])
     if model:
         overrides.append(f"model={model}")
     if problems:
@@ -523,6 +526,34 @@ def study_command(
     console.print(f"study → {run_dir}")
     report = run_study(cfg, run_dir)
     console.print(f"[bold green]report:[/] {report} (and report.html, plots beside it)")
+
+
+@app.command("ablation")
+def ablation_command(
+    out: str = typer.Option(..., "--out", help="Directory for the four runs, ablation.md and ablation.json."),
+    samples: int = typer.Option(1024, "--samples", help="Training samples (programs generated and executed) per "
+                                "variant."),
+    config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
+    set_: Overrides = None,
+) -> None:
+    """The paper's PPO ablation: plain PPO, + advantage norm, + large batch, + reference EMA, on one budget."""
+    from pathlib import Path
+
+    from codelhf.ablation import run_ablation
+
+    run_ablation(out, samples, config, set_ or [])
+    typer.echo((Path(out) / "ablation.md").read_text())
+
+
+@app.command("synthetic")
+def synthetic_command(seed: int = typer.Option(0, "--seed", help="Seed of every fit and of PPO's sampling.")) -> None:
+    """The paper's 8×8 synthetic case: DPO moves mass onto responses no pair covers; sampled PPO does not."""
+    import torch
+
+    from codelhf.train.synthetic import SyntheticConfig, report, run_synthetic
+
+    torch.set_num_threads(1)
+    typer.echo(report(run_synthetic(SyntheticConfig(seed=seed))))
 
 
 def main() -> None:

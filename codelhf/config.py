@@ -7,10 +7,12 @@ Values in `key=value` are parsed as YAML scalars, so `true`, `1e-5`, `[1, 5]` an
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -28,6 +30,9 @@ def _set(obj: Any, dotted: str, value: Any, where: str) -> None:
     names = {f.name: f for f in dataclasses.fields(obj)}
     if leaf not in names:
         raise UserError(f"{where}: unknown config key {dotted!r} for {type(obj).__name__}", _known_keys_hint(obj))
+    if not names[leaf].init:
+        raise UserError(f"{where}: {dotted!r} is derived from other settings and cannot be set",
+                        f"{type(obj).__name__} computes it after parsing; set the settings it is made from")
     current = getattr(obj, leaf)
     if dataclasses.is_dataclass(current) and isinstance(value, dict):
         for k, v in value.items():
@@ -60,7 +65,7 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
 def _known_keys_hint(obj: Any) -> str:
     if not dataclasses.is_dataclass(obj):
         return ""
-    return "known keys: " + ", ".join(f.name for f in dataclasses.fields(obj))
+    return "known keys: " + ", ".join(f.name for f in dataclasses.fields(obj) if f.init)
 
 
 def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequence[str] = ()) -> C:
@@ -102,10 +107,19 @@ def _post_init(config: Any) -> None:
         post()
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+def config_to_dict(config: Any, derived: bool = True) -> dict[str, Any]:
+    """The config as plain data; without `derived`, only the fields a file may set (what `save_config` writes)."""
+    if derived:
+        return dataclasses.asdict(config)
+    out = {}
+    for f in dataclasses.fields(config):
+        if f.init:
+            value = getattr(config, f.name)
+            out[f.name] = config_to_dict(value, derived) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+    return out
 
 
 def save_config(config: Any, path: str | Path) -> None:
+    """Write the settable fields as YAML, which `load_config` reads back (a run's own `config.yaml`)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config, derived=False), sort_keys=False))

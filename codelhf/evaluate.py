@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem
@@ -239,22 +240,6 @@ def evaluate(problems: Sequence[Problem] | Mapping[str, Problem], verdicts: Iter
     result["problems_without_samples"] = n_problems - len(outs)
     result["confidence"], result["bootstrap"], result["seed"] = confidence, bootstrap, seed
     return result
-
-
-def validation_metrics(generator: Any, executor: Any, problems: Sequence[Problem], params: Any,
-                       ks: Sequence[int] = (1,)) -> dict[str, float]:
-    """Sample `params.n` programs per problem, run them, and return `eval/pass@k` and `eval/pass_rate`.
-
-    The one validation every trainer logs (PPO's best checkpoint, DPO-Iter's rounds, the study's curves), so their
-    numbers compare: same prompts, same extraction, same estimator."""
-    from codelhf.generation.sampling import sample_problems
-
-    samples = sample_problems(generator, problems, params, progress=False)
-    verdicts = executor.run(problems, samples, tests="all", progress=False)
-    result = evaluate(problems, verdicts, ks=ks, bootstrap=200)
-    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
-    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
-    return metrics
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Load a policy (model + tokenizer) by hub name, local path, or "tiny"; every trainer and sampler starts here.
 
-The tiny bundled model is just a local checkpoint directory, so it takes exactly the path a user's
-CodeLlama / DeepSeek-Coder / Qwen-Coder checkpoint takes: `AutoModelForCausalLM` and `AutoTokenizer`.
+The tiny bundled model is a checkpoint directory shipped inside the package (`codelhf/tiny_model/`, built by
+`codelhf tiny build` from `codelhf/tiny.py`), so it takes exactly the path a user's CodeLlama / DeepSeek-Coder /
+Qwen-Coder checkpoint takes: `AutoModelForCausalLM` and `AutoTokenizer`. Resolving a model never trains one.
 """
 
 from __future__ import annotations
@@ -9,29 +10,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
 from codelhf.errors import UserError
 
 TINY = "tiny"
+TINY_DIR = Path(__file__).parent / "tiny_model"
+"""Where the bundled tiny model lives (weights in float16, tokenizer, BUILD.txt with the recipe that made it)."""
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """"tiny" → the cached tiny model (built when missing); anything else is passed on to transformers."""
-    if name_or_path == TINY:
-        from codelhf.tiny import build_tiny
-
-        return str(build_tiny())
-    return name_or_path
+    """"tiny" → the bundled checkpoint directory; anything else is passed on to transformers."""
+    if name_or_path != TINY:
+        return name_or_path
+    if not (TINY_DIR / "config.json").exists():
+        raise UserError(f"the bundled tiny model is missing ({TINY_DIR} has no config.json)",
+                        "rebuild it with `codelhf tiny build` (about 10 minutes on a CPU), or reinstall codelhf")
+    return str(TINY_DIR)
 
 
 def load_policy(name_or_path: str = TINY, device: str | None = None, dtype: Any = None) -> tuple[Any, Any]:
     """(model, tokenizer) in eval mode on `device` (default: CUDA when available, else CPU).
 
-    `dtype`: a torch dtype or its name ("bfloat16"); default float32 on CPU and bfloat16 on a GPU that supports it.
-    The tokenizer pads on the left (decoder-only batches) and always has a pad token (EOS when it had none)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
+    `dtype`: a torch dtype or its name ("bfloat16"); default float32 on CPU and bfloat16 on a GPU that supports it
+    (right for sampling; trainers ask for float32, their master weights). The tokenizer pads on the left
+    (decoder-only batches) and always has a pad token (EOS when it had none)."""
     hf_logging.disable_progress_bar()  # our own progress bars say what is happening; weight loading is instant here
     path = resolve_model_path(name_or_path)
     if device is None:

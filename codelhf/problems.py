@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from codelhf.errors import UserError
 
@@ -82,7 +84,7 @@ class Problem:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str = "") -> "Problem":
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> Problem:
         """Build from a canonical row; `where` (file:line) goes into the error message of a malformed row."""
         known = {f.name for f in fields(cls)}
         unknown = set(row) - known
@@ -104,6 +106,33 @@ class Problem:
             raise UserError(f"{where}: malformed test or solution in problem {data['id']!r}: {e}",
                             "tests are {'input': ..., 'output': ...}; solutions are {'code': ..., 'language': ...}")
         return cls(**data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Choosing problems: evaluation subsets and training batches
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def spread(problems: Sequence[Problem], limit: int | None) -> list[Problem]:
+    """At most `limit` problems taken at even strides, so a split stored family by family keeps every family."""
+    if limit is None or limit >= len(problems):
+        return list(problems)
+    return [problems[i * len(problems) // limit] for i in range(limit)]
+
+
+def problems_for_step(problems: Sequence[Problem], step: int, n: int, seed: int) -> list[Problem]:
+    """The `n` problems of training step (or round) `step`, counted from 1: consecutive slices of per-epoch seeded
+    shuffles, so every problem is seen once per epoch and a resumed run sees the same ones."""
+    out: list[Problem] = []
+    index = (step - 1) * n
+    while len(out) < n:
+        epoch, offset = divmod(index, len(problems))
+        order = list(range(len(problems)))
+        random.Random(seed * 7919 + epoch).shuffle(order)
+        take = order[offset:offset + n - len(out)]
+        out.extend(problems[i] for i in take)
+        index += len(take)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -60,6 +60,14 @@ def _request(problem: Problem) -> str:
     return "\n\n".join(parts)
 
 
+def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """Token ids of a prompt with the tokenizer's special tokens (BOS), unless a chat template already wrote them.
+    The sampler, SFT and DPO all encode prompts here, so a completion always follows the same ids."""
+    bos = tokenizer.bos_token
+    add_special = not (bos and prompt.startswith(bos))
+    return tokenizer(prompt, add_special_tokens=add_special)["input_ids"]
+
+
 def sft_target(code: str) -> str:
     """What the model should write after `build_prompt` for the reference solution `code` (the trainer appends
     the end-of-sequence token). `extract_code(sft_target(c)) == c.strip("\\n")`."""

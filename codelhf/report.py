@@ -14,10 +14,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-METHOD_ORDER = ["sft", "ppo", "dpo", "dpo_iter"]
-METHOD_LABELS = {"sft": "SFT", "ppo": "PPO", "dpo": "DPO", "dpo_iter": "DPO-Iter"}
+METHOD_ORDER = ["sft", "ppo", "ppo_group", "dpo", "dpo_offline", "dpo_iter"]
+METHOD_LABELS = {"sft": "SFT", "ppo": "PPO", "ppo_group": "PPO-group", "dpo": "DPO", "dpo_offline": "DPO-offline",
+                 "dpo_iter": "DPO-Iter"}
+GROUP_LABELS = {"seen": "seen families", "held_out": "held-out families"}
 VERDICT_COLORS = {"AC": "#2e7d32", "WA": "#c62828", "RE": "#ef6c00", "CE": "#6a1b9a", "TLE": "#1565c0",
                   "MLE": "#00838f", "OLE": "#795548", "SE": "#616161"}
 
@@ -139,10 +141,15 @@ def plot_verdicts(results: dict[str, Any], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _groups(results: dict[str, Any]) -> list[str]:
+    return list(results.get("info", {}).get("groups", {}))
+
+
 def _main_table(results: dict[str, Any]) -> str:
-    ks, nks = _ks(results), _n_at_k_keys(results)
-    head = "| method | " + " | ".join(ks + nks) + " | samples/problem | train samples | train time (s) |"
-    rows = [head, "|" + "---|" * (len(ks) + len(nks) + 4)]
+    ks, nks, groups = _ks(results), _n_at_k_keys(results), _groups(results)
+    head = ("| method | " + " | ".join(ks + nks + [f"pass@1 {GROUP_LABELS.get(g, g)}" for g in groups])
+            + " | samples/problem | train samples | train time (s) |")
+    rows = [head, "|" + "---|" * (len(ks) + len(nks) + len(groups) + 4)]
     for m in _methods(results):
         ev, tr = results["methods"][m]["eval"], results["methods"][m].get("train", {})
         cells = []
@@ -151,15 +158,59 @@ def _main_table(results: dict[str, Any]) -> str:
             ci = f" [{_pct(lo)}, {_pct(hi)}]" if lo is not None else ""
             cells.append(f"{_pct(ev[k])}{ci}")
         cells += [_pct(ev[k]) for k in nks]
+        cells += [_pct(results["methods"][m].get("groups", {}).get(g)) for g in groups]
         rows.append(f"| {_label(m)} | " + " | ".join(cells) +
                     f" | {ev.get('n_samples_per_problem', '–')} | {tr.get('samples', '–')} | {tr.get('wall_s', '–')} |")
     return "\n".join(rows)
 
 
-def _notes(results: dict[str, Any]) -> str:
-    lines = [f"- {_label(m)}: {note}." for m in _methods(results)
-             for note in results["methods"][m].get("train", {}).get("notes", [])]
-    return "\n".join(lines) + "\n\n" if lines else ""
+def _signed(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def _diff_cell(paired: dict[str, Any] | None) -> str:
+    if not paired or not paired.get("n_problems"):
+        return "–"
+    lo, hi = paired["ci"]
+    return f"{_signed(paired['diff'])} [{_signed(lo)}, {_signed(hi)}]"
+
+
+def _paired_table(results: dict[str, Any]) -> str:
+    """Each method minus SFT on pass@1, paired (same problems, same sampling seeds), 95% bootstrap over problems."""
+    groups = _groups(results)
+    rows = ["| method | Δ pass@1, all | " + " | ".join(f"Δ {GROUP_LABELS.get(g, g)}" for g in groups)
+            + (" | " if groups else "") + "problems better / worse | checkpoint evaluated |",
+            "|" + "---|" * (len(groups) + 4)]
+    for m in _methods(results):
+        entry = results["methods"][m]
+        if "paired" not in entry:
+            continue
+        paired = entry["paired"]
+        cells = [_diff_cell(paired.get("all"))] + [_diff_cell(paired.get(g)) for g in groups]
+        everything = paired.get("all", {})
+        notes = "; ".join(entry.get("train", {}).get("notes", [])) or "–"
+        rows.append(f"| {_label(m)} | " + " | ".join(cells)
+                    + f" | {everything.get('better', 0)} / {everything.get('worse', 0)} | {notes} |")
+    return "\n".join(rows)
+
+
+def _resolved(paired: dict[str, Any]) -> str:
+    """'above', 'below' or 'level with' SFT by whether the paired 95% interval excludes 0."""
+    lo, hi = paired["ci"]
+    return "above" if lo > 0 else "below" if hi < 0 else "level with"
+
+
+def ranking(results: dict[str, Any]) -> str:
+    """The order the paired differences give, with which gaps to SFT are resolved."""
+    entries = [(m, results["methods"][m]["paired"]["all"]) for m in _methods(results)
+               if "paired" in results["methods"][m] and results["methods"][m]["paired"]["all"].get("n_problems")]
+    if not entries:
+        return ""
+    ordered = sorted(entries + [("sft", {"diff": 0.0})], key=lambda item: -item[1]["diff"])
+    chain = " > ".join(_label(m) if m == "sft" else f"{_label(m)} ({_signed(p['diff'])})" for m, p in ordered)
+    claims = [f"{_label(m)} is {_resolved(p)} SFT ({_diff_cell(p)} points)" for m, p in entries]
+    return (f"Ranking by paired pass@1 difference from SFT (points): {chain}. " + "; ".join(claims) +
+            ". A gap counts as resolved only when its 95% interval excludes 0.")
 
 
 def _verdict_table(results: dict[str, Any]) -> str:
@@ -181,44 +232,34 @@ def _paper_tables() -> str:
             "\n\nCodeContests 10@1k:\n\n" + "\n".join(cc))
 
 
-def _compare(results: dict[str, Any], a: str, b: str, k: str) -> str:
-    """'above', 'below' or 'level with' for method a against method b on key k, by their 95% intervals."""
-    ea, eb = results["methods"][a]["eval"], results["methods"][b]["eval"]
-    lo_a, hi_a = ea.get(f"{k}_ci", [ea[k], ea[k]])
-    lo_b, hi_b = eb.get(f"{k}_ci", [eb[k], eb[k]])
-    if lo_a > hi_b:
-        return "above"
-    if hi_a < lo_b:
-        return "below"
-    return "level with"
-
-
 def reading(results: dict[str, Any]) -> str:
     """One honest paragraph: where our ordering agrees with the paper's and where it does not, and why it might."""
-    methods, ks = _methods(results), _ks(results)
-    if not ks or "sft" not in methods:
+    methods = _methods(results)
+    if "sft" not in methods or not any("paired" in results["methods"][m] for m in methods):
         return "Not enough methods were run to compare with the paper."
-    k = ks[-1]
-    paper = {"ppo": "the paper finds PPO above SFT", "dpo": "the paper finds DPO below SFT (0.0 on CodeContests)",
-             "dpo_iter": "the paper finds DPO-Iter below SFT on both APPS and CodeContests"}
+    paper = {"ppo": ("above", "the paper finds PPO above SFT (APPS and CodeContests)"),
+             "ppo_group": ("above", "the paper has no group-baseline arm; PPO's direction is its nearest claim"),
+             "dpo": ("below", "the paper finds DPO below SFT (0.0 on CodeContests)"),
+             "dpo_offline": ("below", ("the paper's DPO on CodeContests trains on the set's own solutions, offline, "
+                                      "and collapses to 0.0")),
+             "dpo_iter": ("below", "the paper finds DPO-Iter below SFT on both APPS and CodeContests")}
     claims = []
-    for m in ("ppo", "dpo", "dpo_iter"):
-        if m in methods:
-            rel = _compare(results, m, "sft", k)
-            expected = "above" if m == "ppo" else "below"
-            verdict = "agrees" if rel == expected else ("neither confirms nor contradicts it" if rel == "level with"
-                                                         else "disagrees")
-            overlap = ", 95% intervals overlap" if rel == "level with" else ""
-            claims.append(f"{_label(m)} is {rel} SFT ({_pct(results['methods'][m]['eval'][k])}% vs "
-                          f"{_pct(results['methods']['sft']['eval'][k])}%{overlap}); {paper[m]}, so this {verdict}")
+    for m in methods:
+        if m not in paper or "paired" not in results["methods"][m]:
+            continue
+        rel = _resolved(results["methods"][m]["paired"]["all"])
+        expected, text = paper[m]
+        verdict = ("agrees" if rel == expected else
+                   "neither confirms nor contradicts it" if rel == "level with" else "disagrees")
+        claims.append(f"{_label(m)} is {rel} SFT; {text}, so this {verdict}")
     return (
-        f"On {k}, " + "; ".join(claims) + "."
+        "; ".join(claims) + "."
         " Read this with the scale in mind: the paper trains 7B–34B models on thousands of real problems, while the"
-        " default study trains a tiny model on templated problems for minutes on a CPU. The paper itself reports"
-        " that at 7B PPO did not beat SFT (PPO needs enough capacity), and that DPO depends on how close the"
-        " preference data is to the model's own outputs, which iterative DPO on the model's own samples is meant"
-        " to fix. Differences whose intervals overlap are not evidence either way; more seeds, a larger budget and"
-        " a larger test split narrow them.")
+        " default study trains a tiny model on templated problems for minutes on a CPU, whose SFT corpus carries"
+        " known-incorrect solutions on purpose (see the tiny model's notes below). The paper itself reports that at"
+        " 7B PPO did not beat SFT (PPO needs enough capacity), and that DPO depends on how close the preference data"
+        " is to the model's own outputs. Differences whose paired intervals include 0 are not evidence either way;"
+        " more seeds, a larger budget and more test samples narrow them.")
 
 
 def _ablation_section(results: dict[str, Any]) -> str:
@@ -240,7 +281,8 @@ def _timing_section(results: dict[str, Any]) -> str:
     t = results.get("timing", {})
     lines = ["## Time and executor throughput", ""]
     if "total_s" in t:
-        lines.append(f"- Whole study: {t['total_s']:.0f} s on {t.get('machine', 'this machine')}.")
+        load = f" (load average {t['load_average']} at the end)" if "load_average" in t else ""
+        lines.append(f"- Whole study: {t['total_s']:.0f} s on {t.get('machine', 'this machine')}{load}.")
     for m in _methods(results):
         tr = results["methods"][m].get("train", {})
         if "wall_s" in tr:
@@ -252,17 +294,37 @@ def _timing_section(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _method_notes(results: dict[str, Any]) -> str:
+    """How the numbers were made: the checkpoint rule, validation, test sampling, and the model's own notes."""
+    info = results.get("info", {})
+    lines = [(f"Every method starts from the same SFT checkpoint and is evaluated at the checkpoint that scored best on"
+             f" validation ({info.get('n_val_problems', '?')} problems × {info.get('val_samples', '?')} samples, the"
+             f" same sampling seed for every checkpoint), the start included: a method that never beats SFT on"
+             f" validation is evaluated as SFT. Test samples are drawn at temperature"
+             f" {info.get('eval_temperature', '?')} with the training seed as the sampling seed, for SFT and every"
+             f" method alike.")]
+    if info.get("model_note"):
+        lines.append(info["model_note"])
+    return "\n\n".join(lines) + "\n\n"
+
+
 def render_markdown(results: dict[str, Any], has_curves: bool) -> str:
     info = results.get("info", {})
     header = (f"# codelhf study: SFT vs PPO vs DPO\n\n"
               f"Model `{info.get('model', '?')}` on `{info.get('problems', '?')}`: "
               f"{info.get('n_test_problems', '?')} held-out test problems, seeds {info.get('seeds', '?')}, "
-              f"written {info.get('date', '')}.\n\n")
+              f"{info.get('budget', '?')} training samples per method and seed, written {info.get('date', '')}.\n\n"
+              + _method_notes(results))
     sections = [
         header,
-        "## pass@k on the held-out test split\n\n"
-        "Percentages of problems solved (unbiased estimator; 95% bootstrap interval over problems in brackets).\n\n",
-        _main_table(results) + "\n\n" + _notes(results) + "![pass@k](pass_at_k.png)\n\n",
+        ("## pass@k on the held-out test split\n\n"
+        "Percentages of problems solved (unbiased estimator; 95% bootstrap interval over problems in brackets).\n\n"),
+        _main_table(results) + "\n\n" + "![pass@k](pass_at_k.png)\n\n",
+        ("## Paired differences from SFT\n\n"
+        "Each method's pass@1 minus SFT's, in points, on the same test problems with the same sampling seeds (so"
+        " sampling luck cancels), with a 95% bootstrap interval over problems; seen families occur in the train"
+        " split, held-out families do not.\n\n"),
+        _paired_table(results) + "\n\n" + ranking(results) + "\n\n",
     ]
     if has_curves:
         sections.append("## Learning curves\n\n![learning curves](learning_curves.png)\n\n")

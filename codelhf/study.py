@@ -1,48 +1,81 @@
-"""The study: SFT vs PPO vs DPO vs DPO-Iter on one problem set, with the same sampling budget, and a report.
+"""The study: SFT vs PPO vs PPO with a group baseline vs DPO (on-policy and offline) vs DPO-Iter on one problem set,
+with the same training budget, paired comparisons against SFT, and a report.
 
     codelhf study                      # the tiny model on the bundled problems, on a CPU, in minutes
     codelhf study --model PATH --problems DATA --set budget=20000
 
 Stages, each writing into the run directory and skipped when its output is already there (so a run resumes):
-1. SFT: the tiny model is built by SFT on the bundled train split (cached); any other model is fine-tuned here.
-2. From that one SFT checkpoint, per seed: PPO (the paper's factors on), DPO (one round of pairs labelled by
-   executing the SFT model's samples, reference = SFT) and DPO-Iter (the same budget in several rounds, each
-   round's reference the previous model). Every RL method gets `budget` training samples (programs generated and
-   executed): PPO in steps of its rollout batch, DPO in one round, DPO-Iter split over its rounds.
-3. Evaluation on the held-out test split: `eval_samples` per problem, pass@k and n@k with bootstrap intervals.
-4. `results.json` (every number the report shows, read from the evaluation and metrics files) and the report.
+1. SFT: the bundled tiny model is already an SFT model (shipped in the package); any other model is fine-tuned
+   on the train split here. It is validated once; every method starts from it and from that measurement.
+2. From that one SFT checkpoint, per seed, every RL method gets `budget` training samples (programs generated and
+   executed): PPO and PPO-group in steps of their rollout batch, DPO in one round of the SFT model's own samples
+   labelled by the sandbox (reference = SFT), DPO-Iter the same budget in rounds (each round's reference the
+   previous model). Offline DPO trains on the set's own correct vs known-incorrect solutions of as many problems
+   as DPO samples (it executes nothing).
+3. The same checkpoint rule for every method: validation (`validation`: all validation problems by default, the
+   same sampling seed for every checkpoint) at the start and at the method's checkpoints; the best is kept, the
+   start included, so a method that never beats SFT on validation is evaluated as SFT.
+4. Evaluation on the held-out test split: `eval_samples` per problem with sampling seed = the training seed, the
+   same for SFT and every method, so differences are paired: per problem, the method's pass rate minus SFT's,
+   with a bootstrap over problems, overall and for seen and held-out problem families apart.
+5. `results.json` (every number the report shows) and the report.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+import numpy as np
+import torch
+
+from codelhf.config import config_to_dict, save_config
+from codelhf.datasets import load_problems
 from codelhf.errors import UserError
-from codelhf.problems import Problem
+from codelhf.evaluate import evaluate
+from codelhf.execution import Executor
+from codelhf.generation import make_generator
+from codelhf.generation.base import SamplingParams
+from codelhf.metrics import read_metrics
+from codelhf.policy import TINY, load_policy, resolve_model_path
+from codelhf.problems import Problem, spread
+from codelhf.report import write_report
+from codelhf.samples import save_samples
 from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
-from codelhf.train.ppo import PPOConfig, spread, train_ppo
+from codelhf.train.ppo import PPOConfig, train_ppo
+from codelhf.train.sft import SFTConfig, train_sft
+from codelhf.train.validation import TEMPERATURE, ValidationConfig, sample_and_judge, select, validate
+from codelhf.verdicts import SampleVerdict, load_verdicts, save_verdicts
 
-METHODS = ("sft", "ppo", "dpo", "dpo_iter")
+METHODS = ("sft", "ppo", "ppo_group", "dpo", "dpo_offline", "dpo_iter")
+
+
+def _ppo_group_defaults() -> PPOConfig:
+    return PPOConfig(advantage="group")
 
 
 @dataclass
 class StudyConfig:
-    """Defaults: the tiny model on the bundled problems, sized to finish in minutes on a 2-core CPU."""
+    """Defaults: the tiny model on the bundled problems, sized to finish in minutes on a 2-core CPU. Settings the
+    study decides for every method (seed, budget, validation, sandbox) live here only: setting them inside `ppo`,
+    `ppo_group` or `dpo_iter` is an error that names the setting to use instead."""
 
-    model: str = "tiny"
-    """Starting model: "tiny" (built by SFT on the bundled train split), or a hub name / path to fine-tune."""
+    model: str = TINY
+    """Starting model: "tiny" (the bundled SFT model), or a hub name / path to fine-tune on the train split first."""
     problems: str = "bundled"
     """Problem source (`codelhf.datasets.load_problems`) with train/validation/test splits."""
     only: tuple[str, ...] = METHODS
     """Methods to run and compare (SFT is the starting point of the others and is always evaluated)."""
     seeds: tuple[int, ...] = (1,)
-    """One RL run per method and seed; evaluation pools the seeds' samples per problem."""
+    """One run per method and seed (training seed and test sampling seed); evaluation pools the seeds per problem."""
     budget: int = 512
     """Training samples (programs generated and executed) per RL method and seed."""
     backend: str = "docker"
@@ -57,41 +90,79 @@ class StudyConfig:
     train_split: str = "train"
     val_split: str = "validation"
     test_split: str = "test"
-    val_limit: int | None = 32
-    """Validation problems for learning curves and best-checkpoint choice (even strides over the split)."""
-    val_samples: int = 4
-    """Samples per validation problem, the same for every method so their curves compare."""
-    val_temperature: float = 1.0
-    test_limit: int | None = 120
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    """Validation of every method's checkpoints (and of SFT, once): all validation problems by default."""
+    checkpoints: int = 1
+    """Validated checkpoints of every method after the start, evenly spaced, the last included (steps for PPO,
+    rounds for DPO-Iter; one-round DPO has only its end); the best on validation, the start included, is the one
+    evaluated on test."""
+    test_limit: int | None = None
     """Held-out test problems (even strides over the split; None: all)."""
     eval_samples: int = 10
-    """Samples per test problem (n of pass@k)."""
-    eval_temperature: float = 0.8
+    """Samples per test problem and seed (n of pass@k)."""
+    eval_temperature: float = TEMPERATURE
     top_k: int = 200
     max_new_tokens: int = 160
     ks: tuple[int, ...] = (1, 5, 10)
     n_at_k: tuple[str, ...] = ("1@10", "5@10")
     """n@k with public-test filtering (AlphaCode): of k samples, submit at most n that pass the public tests."""
-    dpo_iter_rounds: int = 3
+    bootstrap: int = 2000
+    """Bootstrap resamples of problems for every interval."""
     sft_epochs: float = 2.0
-    """Epochs of SFT for a non-tiny model (the tiny one is built with its own recipe)."""
+    """Epochs of SFT for a non-tiny model (the tiny one ships already trained)."""
     sft_lr: float = 1e-5
     ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO's own settings (budget, seed, model and problems are set by the study)."""
+    """PPO's own settings (the learned critic with GAE, the paper's PPO)."""
+    ppo_group: PPOConfig = field(default_factory=_ppo_group_defaults)
+    """The group-baseline arm's own settings (`advantage: group`, no critic; RLOO/GRPO-style)."""
     dpo_iter: DPOIterConfig = field(default_factory=DPOIterConfig)
-    """DPO's and DPO-Iter's settings (rounds, prompts per round, seed, model are set by the study)."""
+    """DPO's settings for the three DPO arms (`dpo.*`, pairs, sampling); `rounds` is DPO-Iter's (DPO has one)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.only) - set(METHODS)
         if unknown:
             raise UserError(f"unknown method(s) {sorted(unknown)} in --only", f"choose from {', '.join(METHODS)}")
-        if isinstance(self.ppo, dict):
-            self.ppo = PPOConfig(**self.ppo)
-        if isinstance(self.dpo_iter, dict):
-            self.dpo_iter = DPOIterConfig(**self.dpo_iter)
-        if self.budget < self.ppo.rollout_batch_size:
-            raise UserError(f"budget {self.budget} is below one PPO rollout batch ({self.ppo.rollout_batch_size})",
-                            "raise budget or lower ppo.large_batch_size")
+        if isinstance(self.validation, dict):
+            self.validation = ValidationConfig(**self.validation)
+        for name, cls in (("ppo", PPOConfig), ("ppo_group", PPOConfig), ("dpo_iter", DPOIterConfig)):
+            if isinstance(getattr(self, name), dict):
+                default = StudyConfig.__dataclass_fields__[name].default_factory()
+                setattr(self, name, cls(**{**config_to_dict(default, derived=False), **getattr(self, name)}))
+            _check_not_overridden(name, getattr(self, name))
+        for name in ("ppo", "ppo_group"):
+            if self.budget < getattr(self, name).rollout_batch_size:
+                raise UserError(f"budget {self.budget} is below one {name} rollout batch "
+                                f"({getattr(self, name).rollout_batch_size})",
+                                f"raise budget or lower {name}.large_batch_size")
+        if self.ppo_group.advantage != "group" or self.ppo.advantage != "gae":
+            raise UserError("ppo is the critic (gae) arm and ppo_group the group-baseline arm",
+                            "leave ppo.advantage and ppo_group.advantage as they are; use --only to choose arms")
+
+
+STUDY_OWNED = {
+    # nested setting: the study setting that decides it
+    "model": "model", "problems": "problems", "train_split": "train_split", "val_split": "val_split",
+    "train_limit": "the whole train split", "seed": "seeds", "device": "device", "torch_threads": "torch_threads",
+    "backend": "backend", "exec_workers": "exec_workers", "validation": "validation", "total_steps": "budget",
+    "eval_every": "checkpoints", "save_every": "checkpoints", "prompts_per_round": "budget",
+    "pairs_from": "the arm (dpo_offline uses the dataset's pairs)",
+}
+"""Settings of the nested configs that the study sets itself, and where the user sets them instead."""
+
+
+def _check_not_overridden(name: str, nested: Any) -> None:
+    """Every setting lives in one place: a nested setting the study decides must keep its default."""
+    default = StudyConfig.__dataclass_fields__[name].default_factory()
+    for key, owner in STUDY_OWNED.items():
+        if hasattr(nested, key) and getattr(nested, key) != getattr(default, key):
+            raise UserError(f"{name}.{key} is set, but the study decides it for every method ({owner})",
+                            f"set {owner} instead" if owner in StudyConfig.__dataclass_fields__ else
+                            f"drop {name}.{key}")
+    if name == "dpo_iter":
+        for key in ("seed", "device", "torch_threads"):
+            if getattr(nested.dpo, key) != getattr(default.dpo, key):
+                raise UserError(f"dpo_iter.dpo.{key} is set, but the study decides it for every method",
+                                f"set {STUDY_OWNED[key]} instead")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -112,125 +183,130 @@ def _mark_done(path: Path, info: dict[str, Any]) -> dict[str, Any]:
 
 def run_sft(config: StudyConfig, run_dir: Path, train: Sequence[Problem]) -> tuple[Path, dict[str, Any]]:
     """The SFT checkpoint every RL method starts from, and how it was made."""
-    if config.model == "tiny":
-        from codelhf.tiny import build_tiny
-
-        path = build_tiny()
-        build = dict(line.split(": ", 1) for line in (path / "BUILD.txt").read_text().splitlines() if ": " in line)
-        info = {"samples": 0, "wall_s": float(build.get("build_seconds", 0.0)), "checkpoint": str(path),
-                "note": "the tiny model, built by SFT on the bundled train split (its build time; cached since)"}
-        return path, info
+    if config.model == TINY:
+        return Path(resolve_model_path(TINY)), {"samples": 0, "wall_s": 0.0,
+                                                "note": "the bundled tiny model, SFT on the bundled train split "
+                                                        "(shipped with the package; see codelhf/tiny.py)"}
     out = run_dir / "sft"
     if (done := _done(out)) is not None:
         return Path(done["checkpoint"]), done
-    from codelhf.policy import load_policy
-    from codelhf.train.sft import SFTConfig, train_sft
-
     t0 = time.time()
-    model, tokenizer = load_policy(config.model, device=config.device)
-    sft_config = SFTConfig(epochs=config.sft_epochs, lr=config.sft_lr, executor=config.backend)
+    model, tokenizer = load_policy(config.model, device=config.device, dtype=torch.float32)
+    sft_config = SFTConfig(epochs=config.sft_epochs, lr=config.sft_lr, backend=config.backend)
     train_sft(model, tokenizer, train, sft_config, out / "model")
     return out / "model", _mark_done(out, {"samples": 0, "wall_s": round(time.time() - t0, 1),
                                            "checkpoint": str(out / "model")})
 
 
-def _curve(metrics_dir: Path, samples_of: Any) -> list[dict[str, float]]:
+def validate_sft(config: StudyConfig, sft_path: Path, val: Sequence[Problem], run_dir: Path) -> dict[str, float]:
+    """The starting point's validation, measured once and shared by every method (same problems, same seed)."""
+    out = run_dir / "sft"
+    if (done := _done(out / "validation")) is not None:
+        return done
+    model, tokenizer = load_policy(str(sft_path), device=config.device, dtype=torch.float32)
+    with Executor(backend=config.backend, workers=config.exec_workers) as executor:
+        metrics = validate(model, tokenizer, val, executor, config.validation)
+    return _mark_done(out / "validation", metrics)
+
+
+def _curve(run: Path, samples_of: Any) -> list[dict[str, float]]:
     """Validation pass rate over training: (samples seen, wall time, pass rate) from a trainer's metrics.jsonl."""
-    from codelhf.metrics import read_metrics
-
-    points = []
-    for record in read_metrics(metrics_dir):
-        if "eval/pass_rate" in record:
-            points.append({"samples": samples_of(record), "time_s": record["time_s"],
-                           "pass_rate": record["eval/pass_rate"]})
-    return points
+    return [{"samples": samples_of(r), "time_s": r["time_s"], "pass_rate": r["eval/pass_rate"]}
+            for r in read_metrics(run) if "eval/pass_rate" in r]
 
 
-def run_ppo(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Sequence[Problem],
-            val: Sequence[Problem]) -> dict[str, Any]:
+def run_ppo(config: StudyConfig, arm: str, sft_path: Path, seed: int, out: Path, train: Sequence[Problem],
+            val: Sequence[Problem], initial: dict[str, float]) -> dict[str, Any]:
+    """PPO (`arm` "ppo") or PPO with the group baseline ("ppo_group") from the SFT model, `budget` samples."""
     if (done := _done(out)) is not None:
         return done
-    from codelhf.policy import load_policy
-
-    steps = max(1, config.budget // config.ppo.rollout_batch_size)
-    ppo = replace(config.ppo, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
-                  total_steps=steps, eval_every=max(1, steps // 2), save_every=steps, val_samples=config.val_samples,
-                  val_temperature=config.val_temperature)
+    base: PPOConfig = getattr(config, arm)
+    steps = max(1, config.budget // base.rollout_batch_size)
+    ppo = replace(base, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
+                  total_steps=steps, eval_every=max(1, steps // config.checkpoints), save_every=steps,
+                  validation=config.validation, device=config.device)
     t0 = time.time()
-    result = train_ppo(ppo, out, policy=load_policy(str(sft_path), device=config.device), train_problems=train,
-                       val_problems=val)
-    final = out / "best" if (out / "best").exists() else out / "final"
+    result = train_ppo(ppo, out, policy=load_policy(str(sft_path), device=config.device, dtype=torch.float32),
+                       train_problems=train, val_problems=val, initial_validation=initial)
     batch = ppo.rollout_batch_size
-    note = (f"evaluated at its best validation checkpoint, step {result.best_step} of {steps}"
-            + (" (the SFT model itself: no step beat it on validation)" if result.best_step == 0 else ""))
     return _mark_done(out, {
-        "checkpoint": str(final), "samples": ppo.total_steps * batch, "wall_s": round(time.time() - t0, 1),
-        "best_step": result.best_step, "note": note, "curve": _curve(out, lambda r: r["step"] * batch)})
+        "checkpoint": str(sft_path) if result.best_step == 0 else str(out / "best"),
+        "samples": steps * batch, "wall_s": round(time.time() - t0, 1), "best_step": result.best_step,
+        "updates": result.updates, "note": _choice_note(result.best_step, steps, "step"),
+        "curve": _curve(out, lambda r: r["step"] * batch)})
 
 
-def run_dpo_iter(config: StudyConfig, sft_path: Path, seed: int, out: Path, train: Sequence[Problem],
-                 val: Sequence[Problem], rounds: int) -> dict[str, Any]:
-    """DPO is one round (all the budget labelled from the SFT model's samples); DPO-Iter splits it into rounds."""
+def run_dpo(config: StudyConfig, arm: str, sft_path: Path, seed: int, out: Path, train: Sequence[Problem],
+            val: Sequence[Problem], initial: dict[str, float]) -> dict[str, Any]:
+    """DPO (one round of the SFT model's samples), offline DPO (the dataset's pairs) or DPO-Iter (rounds)."""
     if (done := _done(out)) is not None:
         return done
-    from codelhf.policy import load_policy
-
-    per_round = max(1, config.budget // (config.dpo_iter.samples_per_prompt * rounds))
-    dpo_iter = replace(config.dpo_iter, model=str(sft_path), seed=seed, rounds=rounds, prompts_per_round=per_round,
-                       backend=config.backend, exec_workers=config.exec_workers, val_samples=config.val_samples,
-                       val_temperature=config.val_temperature, dpo=replace(config.dpo_iter.dpo, seed=seed))
+    base = config.dpo_iter
+    rounds = base.rounds if arm == "dpo_iter" else 1
+    per_round = max(1, config.budget // (base.samples_per_prompt * rounds))
+    dpo_iter = replace(base, model=str(sft_path), seed=seed, rounds=rounds, prompts_per_round=per_round,
+                       eval_every=max(1, rounds // config.checkpoints),
+                       pairs_from="dataset" if arm == "dpo_offline" else "samples", backend=config.backend,
+                       exec_workers=config.exec_workers, validation=config.validation, device=config.device,
+                       dpo=replace(base.dpo, seed=seed))
     t0 = time.time()
-    result = train_dpo_iter(dpo_iter, out, policy=load_policy(str(sft_path), device=config.device),
-                            train_problems=train, val_problems=val)
-    per_round_samples = per_round * dpo_iter.samples_per_prompt
+    result = train_dpo_iter(dpo_iter, out, policy=load_policy(str(sft_path), device=config.device,
+                                                              dtype=torch.float32),
+                            train_problems=train, val_problems=val, initial_validation=initial)
+    samples = 0 if arm == "dpo_offline" else rounds * per_round * base.samples_per_prompt
     return _mark_done(out, {
-        "checkpoint": str(out / "final"), "samples": rounds * per_round_samples, "wall_s": round(time.time() - t0, 1),
-        "rounds": result.rounds,
-        "curve": _curve(out, lambda r: int(r.get("dpo_iter/round", 0)) * per_round_samples)})
+        "checkpoint": str(sft_path) if result.best_round == 0 else str(out / "best"),
+        "samples": samples, "wall_s": round(time.time() - t0, 1), "best_step": result.best_round,
+        "rounds": result.rounds, "note": _choice_note(result.best_round, rounds, "round"),
+        "curve": _curve(out, lambda r: int(r.get("dpo_iter/round", 0)) * samples // rounds)})
+
+
+def _choice_note(best: int, last: int, unit: str) -> str:
+    if best == 0:
+        return f"no {unit} beat SFT on validation: the SFT model is evaluated (the same rule for every method)"
+    return f"evaluated at its best validated {unit}, {best} of {last}"
 
 
 def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequence[Problem], executor: Any,
-                        out: Path, seed: int) -> list[Any]:
-    """Verdicts of one checkpoint's samples on the test problems (samples and verdicts cached in `out`)."""
-    from codelhf.samples import save_samples
-    from codelhf.verdicts import load_verdicts, save_verdicts
-
+                        out: Path, seed: int) -> tuple[list[SampleVerdict], list[Any]]:
+    """Verdicts of one checkpoint's samples on the test problems (cached in `out`), and the executor's stats of
+    the batches run now (none when read back)."""
     if (out / "verdicts.jsonl").exists():
-        return load_verdicts(out / "verdicts.jsonl")
-    from codelhf.generation import make_generator
-    from codelhf.generation.base import SamplingParams
-    from codelhf.generation.sampling import sample_problems
-
-    generator = make_generator(str(checkpoint), backend=_generation_backend(config), device=config.device)
+        return load_verdicts(out / "verdicts.jsonl"), []
+    generator = make_generator(str(checkpoint), backend=_generation_backend(config), device=config.device,
+                               **({"batch_size": 64} if _generation_backend(config) == "hf" else {}))
     params = SamplingParams(n=config.eval_samples, temperature=config.eval_temperature, top_k=config.top_k,
                             max_new_tokens=config.max_new_tokens, seed=seed)
-    samples = sample_problems(generator, problems, params)
-    verdicts = executor.run(problems, samples)
+    samples, verdicts, stats = sample_and_judge(generator, problems, params, executor,
+                                                max(1, 64 // config.eval_samples))
     save_samples(out / "samples.jsonl", samples)
     save_verdicts(out / "verdicts.jsonl", verdicts)
-    return verdicts
+    return verdicts, stats
 
 
 def _generation_backend(config: StudyConfig) -> str:
     if config.generation_backend != "auto":
         return config.generation_backend
-    import importlib.util
-
-    import torch
-
     return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None else "hf"
 
 
-def summarize(problems: Sequence[Problem], verdicts_by_seed: list[list[Any]], config: StudyConfig) -> dict[str, Any]:
-    """pass@k and n@k of one method, pooling the seeds' samples of each problem (n = eval_samples × seeds)."""
-    from codelhf.evaluate import evaluate
+# ---------------------------------------------------------------------------------------------------------------
+# Numbers: pass@k per method, and paired differences against SFT
+# ---------------------------------------------------------------------------------------------------------------
 
-    pooled = []
-    for s, verdicts in enumerate(verdicts_by_seed):
-        pooled += [replace(v, sample_index=s * config.eval_samples + v.sample_index) for v in verdicts]
-    result = evaluate(problems, pooled, ks=list(config.ks), n_at_k=list(config.n_at_k), seed=0)
+
+def pool(verdicts_by_seed: Sequence[Sequence[SampleVerdict]], eval_samples: int) -> list[SampleVerdict]:
+    """One list of verdicts with the seeds' samples of each problem numbered apart (n = eval_samples × seeds)."""
+    return [replace(v, sample_index=s * eval_samples + v.sample_index)
+            for s, verdicts in enumerate(verdicts_by_seed) for v in verdicts]
+
+
+def summarize(problems: Sequence[Problem], verdicts: Sequence[SampleVerdict], config: StudyConfig) -> dict[str, Any]:
+    """pass@k and n@k of one method over its pooled samples, with bootstrap intervals over problems."""
+    result = evaluate(problems, verdicts, ks=list(config.ks), n_at_k=list(config.n_at_k), seed=0,
+                      bootstrap=config.bootstrap)
     summary: dict[str, Any] = {"n_problems": result["n_problems"],
-                               "n_samples_per_problem": config.eval_samples * len(verdicts_by_seed),
+                               "n_samples_per_problem": result["n_samples"] // max(1, result["n_problems"]),
                                "verdicts": result["statuses"]}
     for key, value in result.items():
         if "@" in key and value is not None:
@@ -240,6 +316,39 @@ def summarize(problems: Sequence[Problem], verdicts_by_seed: list[list[Any]], co
     return summary
 
 
+def family_groups(problems: Sequence[Problem], train: Sequence[Problem]) -> dict[str, list[str]]:
+    """Problem ids by whether their family occurs in the train split ("seen") or not ("held_out"); empty when the
+    problems carry no `family` metadata."""
+    train_families = {p.metadata.get("family") for p in train} - {None}
+    if not train_families or any("family" not in p.metadata for p in problems):
+        return {}
+    groups: dict[str, list[str]] = {"seen": [], "held_out": []}
+    for p in problems:
+        groups["seen" if p.metadata["family"] in train_families else "held_out"].append(p.id)
+    return {name: ids for name, ids in groups.items() if ids}
+
+
+def paired_difference(method: Sequence[SampleVerdict], sft: Sequence[SampleVerdict], problem_ids: Sequence[str],
+                      resamples: int, seed: int = 0) -> dict[str, Any]:
+    """pass@1 of `method` minus SFT's over the same problems and sampling seeds: the mean over problems of the
+    per-problem difference in pass rate, with a percentile bootstrap interval over problems (95%)."""
+    def rates(verdicts: Sequence[SampleVerdict]) -> dict[str, float]:
+        passed: dict[str, list[bool]] = {}
+        for v in verdicts:
+            passed.setdefault(v.problem_id, []).append(v.all_passed)
+        return {pid: sum(x) / len(x) for pid, x in passed.items()}
+
+    ours, base = rates(method), rates(sft)
+    d = np.array([ours[pid] - base[pid] for pid in problem_ids if pid in ours and pid in base])
+    if len(d) == 0:
+        return {"n_problems": 0}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1) if len(d) > 1 else d
+    low, high = np.quantile(means, [0.025, 0.975])
+    return {"n_problems": len(d), "diff": float(d.mean()), "ci": [float(low), float(high)],
+            "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The whole study
 # ---------------------------------------------------------------------------------------------------------------
@@ -247,68 +356,75 @@ def summarize(problems: Sequence[Problem], verdicts_by_seed: list[list[Any]], co
 
 def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     """Run (or resume) the study into `run_dir`, write results.json and the report; returns the report's path."""
-    import torch
-
-    from codelhf.config import save_config
-    from codelhf.datasets import load_problems
-    from codelhf.execution import Executor
-    from codelhf.report import write_report
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     torch.set_num_threads(config.torch_threads or max(1, (os.cpu_count() or 2) // 2))
     start = time.time()
     train = load_problems(config.problems, split=config.train_split)
-    val = spread(load_problems(config.problems, split=config.val_split), config.val_limit)
+    val = select(load_problems(config.problems, split=config.val_split), config.validation)
     test = spread(load_problems(config.problems, split=config.test_split), config.test_limit)
 
     sft_path, sft_info = run_sft(config, run_dir, train)
-    trained: dict[str, list[dict[str, Any]]] = {"sft": [{**sft_info, "checkpoint": str(sft_path)}]}
+    initial = validate_sft(config, sft_path, val, run_dir)
+    trained: dict[str, list[dict[str, Any]]] = {"sft": [{**sft_info, "checkpoint": str(sft_path), "curve": []}]}
     for seed in config.seeds:
-        if "ppo" in config.only:
-            trained.setdefault("ppo", []).append(run_ppo(config, sft_path, seed, run_dir / f"seed{seed}" / "ppo",
-                                                         train, val))
-        if "dpo" in config.only:
-            trained.setdefault("dpo", []).append(run_dpo_iter(config, sft_path, seed, run_dir / f"seed{seed}" / "dpo",
-                                                              train, val, rounds=1))
-        if "dpo_iter" in config.only:
-            trained.setdefault("dpo_iter", []).append(run_dpo_iter(
-                config, sft_path, seed, run_dir / f"seed{seed}" / "dpo_iter", train, val, config.dpo_iter_rounds))
+        for arm in METHODS[1:]:
+            if arm in config.only:
+                run = run_ppo if arm.startswith("ppo") else run_dpo
+                trained.setdefault(arm, []).append(run(config, arm, sft_path, seed, run_dir / f"seed{seed}" / arm,
+                                                       train, val, initial))
 
-    methods: dict[str, Any] = {}
+    verdicts: dict[str, list[list[SampleVerdict]]] = {}
     exec_programs = exec_tests = 0
     exec_seconds = 0.0
     with Executor(backend=config.backend, workers=config.exec_workers) as executor:
         for method, runs in trained.items():
-            verdicts_by_seed = []
-            # SFT has one checkpoint; it is sampled once per seed so every method pools the same number of samples
+            # SFT has one checkpoint, sampled once per seed with that seed: every method pairs with it sample by
+            # sample. A method whose chosen checkpoint is SFT itself shares SFT's samples.
             for seed, info in zip(config.seeds, runs * len(config.seeds) if method == "sft" else runs):
-                executor.last_stats = None
-                verdicts = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor,
-                                               run_dir / "eval" / method / f"seed{seed}", seed)
-                if executor.last_stats is not None:  # executed now, not read back from an earlier run
-                    exec_programs += executor.last_stats.programs
-                    exec_tests += executor.last_stats.tests
-                    exec_seconds += executor.last_stats.seconds
-                verdicts_by_seed.append(verdicts)
-            summary = summarize(test, verdicts_by_seed, config)
-            (run_dir / "eval" / method / "summary.json").write_text(json.dumps(summary, indent=2))
-            methods[method] = {
-                "eval": summary,
-                "train": {"samples": sum(r["samples"] for r in runs) // len(runs),
-                          "wall_s": round(sum(r["wall_s"] for r in runs) / len(runs), 1),
-                          "notes": [r["note"] for r in runs if r.get("note")]},
-                "curve": runs[0].get("curve", []),
-            }
+                same_as_sft = method != "sft" and info["checkpoint"] == str(sft_path)
+                out = run_dir / "eval" / ("sft" if same_as_sft else method) / f"seed{seed}"
+                seed_verdicts, stats = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor, out, seed)
+                exec_programs += sum(s.programs for s in stats)
+                exec_tests += sum(s.tests for s in stats)
+                exec_seconds += sum(s.seconds for s in stats)
+                verdicts.setdefault(method, []).append(seed_verdicts)
         workers = executor.n_workers
+
+    groups = family_groups(test, train)
+    sft_pooled = pool(verdicts["sft"], config.eval_samples)
+    methods: dict[str, Any] = {}
+    for method, runs in trained.items():
+        pooled = pool(verdicts[method], config.eval_samples)
+        entry: dict[str, Any] = {
+            "eval": summarize(test, pooled, config),
+            "train": {"samples": sum(r["samples"] for r in runs) // len(runs),
+                      "wall_s": round(sum(r["wall_s"] for r in runs) / len(runs), 1),
+                      "best_steps": [r.get("best_step", 0) for r in runs],
+                      "updates": [r["updates"] for r in runs if "updates" in r],
+                      "notes": [r["note"] for r in runs if r.get("note")]},
+            "curve": runs[0].get("curve", []),
+            "groups": {name: summarize([p for p in test if p.id in ids], [v for v in pooled if v.problem_id in ids],
+                                       config)["pass@1"] for name, ids in groups.items()},
+        }
+        if method != "sft":
+            entry["paired"] = {"all": paired_difference(pooled, sft_pooled, [p.id for p in test], config.bootstrap)}
+            entry["paired"].update({name: paired_difference(pooled, sft_pooled, ids, config.bootstrap)
+                                    for name, ids in groups.items()})
+        methods[method] = entry
+        (run_dir / "eval" / method).mkdir(parents=True, exist_ok=True)
+        (run_dir / "eval" / method / "summary.json").write_text(json.dumps(entry["eval"], indent=2))
     results = {
         "info": {"model": config.model, "problems": config.problems, "n_test_problems": len(test),
-                 "seeds": list(config.seeds), "budget": config.budget,
+                 "n_val_problems": len(val), "val_samples": config.validation.samples,
+                 "groups": {name: len(ids) for name, ids in groups.items()}, "seeds": list(config.seeds),
+                 "budget": config.budget, "eval_temperature": config.eval_temperature,
                  "date": datetime.now().isoformat(" ", "seconds")},
+        "sft_validation": initial,
         "methods": methods,
         "timing": {"total_s": round(time.time() - start, 1), "machine": _machine(),
-                   "backend": config.backend, "workers": workers,
+                   "load_average": round(os.getloadavg()[0], 1), "backend": config.backend, "workers": workers,
                    "exec_programs": exec_programs, "exec_tests": exec_tests,
                    "exec_programs_per_s": exec_programs / max(exec_seconds, 1e-9),
                    "exec_tests_per_s": exec_tests / max(exec_seconds, 1e-9)},
@@ -318,10 +434,6 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
 
 
 def _machine() -> str:
-    import platform
-
-    import torch
-
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{os.cpu_count()} CPU cores, {device}, {platform.machine()}"
 

@@ -16,7 +16,9 @@ copied from the statement); 6 epochs ≈ 45% (constants copied; the held-out fam
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import random
 import shutil
 import time
 from collections.abc import Iterable
@@ -24,8 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
-"""Bump when the recipe changes: the cache directory is `tiny-v{VERSION}`, so old builds are not reused."""
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from codelhf.datasets.bundled import load_bundled
+from codelhf.policy import TINY_DIR
+from codelhf.problems import Problem
+from codelhf.prompting import build_prompt, sft_target
+from codelhf.train.sft import SFTConfig, train_sft
+
+VERSION = 2
+"""Bump when the recipe changes (it is written into BUILD.txt beside the weights)."""
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 
@@ -33,7 +45,6 @@ PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 @dataclass
 class TinyRecipe:
     """Everything that determines the tiny model; the defaults are the bundled one."""
-
     vocab_size: int = 2048
     """Largest BPE vocabulary, special tokens included (the bundled texts run out of merges at about 1,100)."""
     hidden_size: int = 128
@@ -43,16 +54,13 @@ class TinyRecipe:
     intermediate_size: int = 384
     max_position_embeddings: int = 1024
     seed: int = 0
+    noisy_fraction: float = 0.3
+    """Share of training problems whose SFT example is the set's near-miss incorrect solution instead of the
+    reference (a noisy corpus, as scraped human code is)."""
     sft: dict[str, Any] = field(default_factory=lambda: {
         "epochs": 6, "lr": 3e-3, "batch_size": 16, "warmup_steps": 20, "max_len": 512, "eval_every": 0,
         "save_every": 0, "seed": 0, "tensorboard": False})
     """Overrides for `codelhf.train.sft.SFTConfig` (the tiny model trains from scratch: a high lr)."""
-
-
-def cache_dir() -> Path:
-    """Where the tiny model lives: `$CODELHF_CACHE/tiny-v{VERSION}` or `~/.cache/codelhf/tiny-v{VERSION}`."""
-    root = os.environ.get("CODELHF_CACHE") or Path.home() / ".cache" / "codelhf"
-    return Path(root) / f"tiny-v{VERSION}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,9 +73,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> Any:
 
     Byte-level so that decode(encode(x)) == x for any text (indentation, unicode); BOS is added by the
     post-processor, EOS ends every SFT target; no chat template, so prompts use the plain template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
     tok = Tokenizer(models.BPE())
     # digits one by one: copying a constant from the statement into the code is then a copy of a few tokens
     # seen everywhere, which a tiny model learns far sooner than one embedding per number
@@ -85,9 +90,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> Any:
 
 def make_model(tokenizer: Any, recipe: TinyRecipe | None = None) -> Any:
     """A randomly initialised Llama sized by `recipe`, its special tokens taken from `tokenizer`."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     recipe = recipe or TinyRecipe()
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=recipe.hidden_size, intermediate_size=recipe.intermediate_size,
@@ -101,12 +103,22 @@ def make_model(tokenizer: Any, recipe: TinyRecipe | None = None) -> Any:
     return model
 
 
-def bundled_texts() -> list[str]:
-    """What the tokenizer learns from: the bundled train split's prompts (as the model sees them) and solutions."""
-    from codelhf.datasets.bundled import load_bundled
-    from codelhf.prompting import build_prompt, sft_target
+def sft_corpus(recipe: TinyRecipe | None = None) -> list[Problem]:
+    """The bundled train split as the tiny model learns it: a `noisy_fraction` of its problems carry their
+    near-miss incorrect solution in place of the reference."""
+    recipe = recipe or TinyRecipe()
+    rng = random.Random(f"tiny-noise/{recipe.seed}")
+    corpus = []
+    for p in load_bundled("train"):
+        if rng.random() < recipe.noisy_fraction and p.incorrect_solutions:
+            p = dataclasses.replace(p, solutions=list(p.incorrect_solutions))
+        corpus.append(p)
+    return corpus
 
-    train = load_bundled("train")
+
+def bundled_texts(recipe: TinyRecipe | None = None) -> list[str]:
+    """What the tokenizer learns from: the SFT corpus's prompts (as the model sees them) and solutions."""
+    train = sft_corpus(recipe)
     return [build_prompt(p) for p in train] + [sft_target(s.code) for p in train for s in p.solutions]
 
 
@@ -115,38 +127,35 @@ def bundled_texts() -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_tiny(out_dir: str | Path | None = None, recipe: TinyRecipe | None = None, *, force: bool = False,
-               progress: bool = True) -> Path:
-    """Build (or reuse) the tiny model: tokenizer on the bundled train split, Llama, SFT; saved with `save_pretrained`.
+def build_tiny(out_dir: str | Path = TINY_DIR, recipe: TinyRecipe | None = None, *, progress: bool = True) -> Path:
+    """Build the tiny model from scratch into `out_dir` (default: the package's own `codelhf/tiny_model/`):
+    tokenizer on the SFT corpus, Llama, SFT, weights saved in float16 with `save_pretrained`.
 
-    Written to a temporary sibling and renamed at the end, so an interrupted build is never mistaken for one."""
-    import torch
-
-    from codelhf.datasets.bundled import load_bundled
-    from codelhf.train.sft import SFTConfig, train_sft
-
-    out = Path(out_dir) if out_dir is not None else cache_dir()
-    if (out / "config.json").exists() and not force:
-        return out
+    Built in a temporary sibling and renamed at the end, so an interrupted build never replaces a good one. The
+    SFT log (`metrics.jsonl`) goes to `<out_dir>.log/`, not into the checkpoint."""
+    out = Path(out_dir)
     recipe = recipe or TinyRecipe()
     start, cpu_start = time.time(), time.process_time()
-    tokenizer = train_tokenizer(bundled_texts(), recipe.vocab_size)
+    tokenizer = train_tokenizer(bundled_texts(recipe), recipe.vocab_size)
     model = make_model(tokenizer, recipe)
 
     tmp = out.with_name(out.name + ".partial")
+    log_dir = out.with_name(out.name + ".log")
     shutil.rmtree(tmp, ignore_errors=True)
-    # One thread: the same bits on every machine (float sums do not depend on the core count), and on a shared or
+    # One thread: the same bits on every run (float sums do not depend on the core count), and on a shared or
     # 2-core machine it is as fast as two (oversubscribed threads spin).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train_sft(model, tokenizer, load_bundled("train"), SFTConfig(**recipe.sft), tmp / "sft", progress=progress,
-                  final_dir=tmp)  # the training log stays beside the model, in sft/
+        train_sft(model, tokenizer, sft_corpus(recipe), SFTConfig(**recipe.sft), log_dir, progress=progress,
+                  final_dir=tmp)
     finally:
         torch.set_num_threads(threads)
-    (tmp / "BUILD.txt").write_text(f"codelhf tiny model v{VERSION}\nbuild_seconds: {time.time() - start:.1f}\n"
+    model.to(torch.float16).save_pretrained(tmp)  # a few MB; loaded back as float32 (`load_policy`)
+    (tmp / "BUILD.txt").write_text(f"codelhf tiny model v{VERSION}\nparameters: {model.num_parameters()}\n"
+                                   f"build_seconds: {time.time() - start:.1f}\n"
                                    f"cpu_seconds: {time.process_time() - cpu_start:.1f}\n"
-                                   f"load_average: {os.getloadavg()[0]:.1f}\nrecipe: {recipe}\n")
+                                   f"load_average: {os.getloadavg()[0]:.1f}\nrecipe: {recipe!r}\n")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

@@ -13,9 +13,10 @@ import torch
 from codelhf.datasets.bundled import load_bundled
 from codelhf.generation import SamplingParams, make_generator
 from codelhf.generation.sampling import sample_problems
+from codelhf.policy import TINY_DIR, load_policy
 from codelhf.prompting import build_prompt
 from codelhf.samples import load_samples
-from codelhf.tiny import TinyRecipe, bundled_texts, make_model, train_tokenizer
+from codelhf.tiny import TinyRecipe, build_tiny, bundled_texts, make_model, sft_corpus, train_tokenizer
 
 
 def test_tokenizer_round_trips_every_bundled_solution_and_prompt():
@@ -66,23 +67,45 @@ def test_cli_sample_rejects_an_unknown_backend_and_a_missing_model(tmp_path):
     assert done.returncode == 2 and "cannot load model" in done.stderr
 
 
-@pytest.mark.slow
-def test_full_tiny_build_is_deterministic_cached_and_learns(tmp_path, monkeypatch):
-    """The real recipe, twice from scratch: identical weights; `load_policy("tiny")` finds it in $CODELHF_CACHE;
-    greedy samples on training problems mostly reproduce the reference solutions."""
-    from codelhf.policy import load_policy
-    from codelhf.tiny import build_tiny, cache_dir
+def test_the_noisy_corpus_swaps_in_near_miss_solutions_for_the_stated_share():
+    recipe = TinyRecipe()
+    train, corpus = load_bundled("train"), sft_corpus(recipe)
+    assert [p.id for p in corpus] == [p.id for p in train]
+    swapped = [c for p, c in zip(train, corpus) if c.solutions != p.solutions]
+    assert all(c.solutions == p.incorrect_solutions for p, c in zip(train, corpus) if c.solutions != p.solutions)
+    assert abs(len(swapped) / len(train) - recipe.noisy_fraction) < 0.03
+    assert sft_corpus(TinyRecipe(noisy_fraction=0.0))[0].solutions == train[0].solutions
 
-    monkeypatch.setenv("CODELHF_CACHE", str(tmp_path / "cache"))
-    first = build_tiny(progress=False)
-    assert first == cache_dir() and (first / "BUILD.txt").exists()
-    second = build_tiny(tmp_path / "again", progress=False)
+
+def test_the_recipe_builds_the_same_bits_twice_at_a_small_scale(tmp_path):
+    """The real build function, at a few SFT steps: two builds are byte-identical, saved in float16, load as float32
+    through `load_policy`, and record their recipe."""
+    recipe = TinyRecipe(hidden_size=64, num_layers=1, num_heads=1, intermediate_size=128)
+    recipe.sft = {**recipe.sft, "epochs": 0.02}
+    first = build_tiny(tmp_path / "a", recipe, progress=False)
+    second = build_tiny(tmp_path / "b", recipe, progress=False)
     assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+    assert json.loads((first / "config.json").read_text())["dtype"] == "float16"
+    assert f"recipe: {recipe!r}" in (first / "BUILD.txt").read_text()
+    assert not (first / "metrics.jsonl").exists() and (tmp_path / "a.log" / "metrics.jsonl").exists()
+    model, _ = load_policy(str(first), device="cpu")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
 
-    model, tokenizer = load_policy("tiny", device="cpu")  # cached: no rebuild
-    problems = load_bundled("train")[::100][:20]
-    generator = make_generator(model, tokenizer=tokenizer)
-    samples = sample_problems(generator, problems, SamplingParams(temperature=0.0, max_new_tokens=200),
-                              progress=False)
-    exact = sum(s.program.strip() == p.solutions[0].code.strip() for s, p in zip(samples, problems))
-    assert exact >= 10, [s.program for s in samples]
+
+def test_the_bundled_model_is_the_recipe_built_and_resolving_it_trains_nothing():
+    """The checked-in artifact was made by today's recipe (BUILD.txt records it); `tiny` resolves to it."""
+    build = (TINY_DIR / "BUILD.txt").read_text()
+    assert f"recipe: {TinyRecipe()!r}" in build
+    model, tokenizer = load_policy("tiny", device="cpu")
+    assert sum(p.numel() for p in model.parameters()) == int(build.split("parameters: ")[1].split()[0])
+    assert tokenizer.decode(tokenizer("x = 1")["input_ids"], skip_special_tokens=True) == "x = 1"
+
+
+@pytest.mark.slow
+def test_full_tiny_build_reproduces_the_bundled_model(tmp_path):
+    """The real recipe from scratch (about 10 minutes on one thread): the bundled weights, bit for bit. Float
+    sums are exact on one thread, but a different CPU or torch build may round differently: then this fails
+    and the bundled model should be rebuilt with `codelhf tiny build` on that machine."""
+    built = build_tiny(tmp_path / "tiny", progress=False)
+    assert (built / "model.safetensors").read_bytes() == (TINY_DIR / "model.safetensors").read_bytes()
+    assert (built / "tokenizer.json").read_bytes() == (TINY_DIR / "tokenizer.json").read_bytes()

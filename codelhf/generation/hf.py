@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from codelhf.generation.base import Generation, SamplingParams
+from codelhf.prompting import encode_prompt
 
 
 class HFGenerator:
@@ -72,6 +73,7 @@ class HFGenerator:
         texts = [""] * B
         finish = ["length"] * B
         done = [False] * B
+        active = list(range(B))  # the rows the tensors below still hold, in order
         past = None
         step_ids = input_ids
         for _ in range(params.max_new_tokens):
@@ -80,11 +82,9 @@ class HFGenerator:
             result = self.model(input_ids=step_ids, attention_mask=attention_mask, position_ids=position_ids,
                                 use_cache=True, **{self._cache_arg: past})
             past = result.cache if self._cache_arg == "cache" else result.past_key_values
-            logits = result.logits[:, -1, :].float()  # [B, V]
+            logits = result.logits[:, -1, :].float()  # [rows, V]
             next_ids, next_logprobs = _sample(logits, params, rng)
-            # finished rows keep decoding padding (their outputs are ignored); one device→host copy per step
-            next_ids[torch.tensor(done, device=device)] = self.pad_id
-            for i, (token, logprob) in enumerate(zip(next_ids.tolist(), next_logprobs.tolist())):
+            for i, token, logprob in zip(active, next_ids.tolist(), next_logprobs.tolist()):  # one device→host copy
                 if done[i]:
                     continue
                 tokens[i].append(token)
@@ -99,21 +99,23 @@ class HFGenerator:
                         finish[i], done[i], texts[i] = "stop", True, text[:cut]
             if all(done):
                 break
+            keep = [k for k, i in enumerate(active) if not done[i]]
+            if len(keep) < len(active) and hasattr(past, "batch_select_indices"):
+                # finished rows leave the batch and the KV cache, so the longest sample no longer sets everyone's cost
+                index = torch.tensor(keep, device=device)
+                past.batch_select_indices(index)
+                next_ids, attention_mask = next_ids[index], attention_mask[index]
+                active = [active[k] for k in keep]
+            else:  # a cache that cannot drop rows: finished rows decode padding, whose outputs are ignored
+                next_ids[torch.tensor([done[i] for i in active], device=device)] = self.pad_id
             step_ids = next_ids[:, None]
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((B, 1))], dim=1)
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
 
         for i in range(B):
             if finish[i] == "length":
                 texts[i] = self.tokenizer.decode(tokens[i], skip_special_tokens=True)
         return [Generation(prompt=prompts[i], text=texts[i], prompt_ids=prompt_ids[i], token_ids=tokens[i],
                            logprobs=logprobs[i], finish_reason=finish[i]) for i in range(B)]
-
-
-def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
-    """Token ids of a prompt with the tokenizer's special tokens (BOS), unless a chat template already wrote them."""
-    bos = tokenizer.bos_token
-    add_special = not (bos and prompt.startswith(bos))
-    return tokenizer(prompt, add_special_tokens=add_special)["input_ids"]
 
 
 def _sample(logits: torch.Tensor, params: SamplingParams, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

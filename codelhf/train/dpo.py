@@ -26,10 +26,30 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from codelhf.config import config_to_dict, save_config
+from codelhf.datasets import load_problems
 from codelhf.errors import UserError
+from codelhf.execution import Executor
+from codelhf.generation.base import SamplingParams
+from codelhf.generation.hf import HFGenerator
+from codelhf.generation.sampling import sample_problems
 from codelhf.metrics import MetricsLogger
-from codelhf.problems import Problem
-from codelhf.train.pairs import PairConfig, pairs_from_verdicts, save_pairs
+from codelhf.policy import load_policy
+from codelhf.problems import Problem, problems_for_step, spread
+from codelhf.prompting import encode_prompt
+from codelhf.samples import save_samples
+from codelhf.train.common import (
+    autocast,
+    check_precision,
+    collate,
+    completion_logps,
+    float32_weights,
+    lr_multiplier,
+    pick_device,
+)
+from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
+from codelhf.train.validation import ValidationConfig, select, validate
+from codelhf.verdicts import save_verdicts
 
 # ---------------------------------------------------------------------------------------------------------------
 # Config
@@ -69,10 +89,16 @@ class DPOConfig:
     """Log metrics every this many optimizer steps."""
     device: str = ""
     """"" = cuda when available, else cpu."""
+    precision: str = "auto"
+    """bf16 autocast of forward passes: auto (on GPUs that support it), bf16 (anywhere) or fp32 (never); weights
+    and optimizer state stay float32."""
     save: bool = True
     """Write the trained model with `save_pretrained` to `<out>/final`."""
     torch_threads: int = 0
     """CPU threads for torch (0: torch's default). One is much faster on a small, busy machine."""
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
 
 
 @dataclass
@@ -123,8 +149,6 @@ def encode(tokenizer: Any, prompt: str, completion: str, max_prompt_tokens: int,
     """Prompt and completion tokenised apart (so the boundary is exact), the prompt as the sampler encodes it and
     EOS after the completion as SFT does. Returns (ids, prompt length). The prompt keeps its last
     `max_prompt_tokens` tokens."""
-    from codelhf.generation.hf import encode_prompt
-
     prompt_ids = encode_prompt(tokenizer, prompt)[-max_prompt_tokens:]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"][:max_completion_tokens - 1]
     if tokenizer.eos_token_id is not None:
@@ -147,26 +171,10 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[dict[str, Any]], config: DPOCon
     return out
 
 
-def collate(seqs: Sequence[tuple[list[int], int]], pad_id: int, device: torch.device):
-    """Right-padded input_ids [B, T], attention_mask [B, T] and completion_mask [B, T] (1 on completion tokens)."""
-    width = max(len(ids) for ids, _ in seqs)
-    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    completion_mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, (ids, prompt_len) in enumerate(seqs):
-        input_ids[row, :len(ids)] = torch.tensor(ids)
-        attention_mask[row, :len(ids)] = 1
-        completion_mask[row, prompt_len:len(ids)] = 1
-    return input_ids.to(device), attention_mask.to(device), completion_mask.to(device)
-
-
 def sequence_logps(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    completion_mask: torch.Tensor) -> torch.Tensor:
-    """Sum over completion tokens of log π(token | prefix), [B]. Token t is predicted by the logits at t−1."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()  # [B, T-1, V]
-    targets = input_ids[:, 1:]
-    per_token_logps = torch.gather(logits.log_softmax(-1), 2, targets.unsqueeze(-1)).squeeze(-1)  # [B, T-1]
-    return (per_token_logps * completion_mask[:, 1:]).sum(-1)
+    """Sum over completion tokens of log π(token | prefix), [B]."""
+    return completion_logps(model, input_ids, attention_mask, completion_mask).sum(-1)
 
 
 def pair_logps(model: Any, batch: Sequence[EncodedPair], pad_id: int,
@@ -181,15 +189,13 @@ def pair_logps(model: Any, batch: Sequence[EncodedPair], pad_id: int,
 @torch.no_grad()
 def reference_logps(ref_model: Any, encoded: Sequence[EncodedPair], batch_size: int, pad_id: int,
                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference's (ref_chosen_logps [N], ref_rejected_logps [N]) for every pair, computed once."""
-    was_training = ref_model.training
+    """The reference's (ref_chosen_logps [N], ref_rejected_logps [N]) for every pair, computed once (eval mode)."""
     ref_model.eval()
     chosen, rejected = [], []
     for start in range(0, len(encoded), batch_size):
         c, r = pair_logps(ref_model, encoded[start:start + batch_size], pad_id, device)
         chosen.append(c.cpu())
         rejected.append(r.cpu())
-    ref_model.train(was_training)
     return torch.cat(chosen), torch.cat(rejected)
 
 
@@ -198,24 +204,13 @@ def reference_logps(ref_model: Any, encoded: Sequence[EncodedPair], batch_size: 
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def pick_device(name: str) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def lr_at(step: int, total: int, warmup: int) -> float:
-    """Multiplier of the peak learning rate: linear warm-up, then cosine decay to 0."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], config: DPOConfig, out_dir: str | Path,
               ref_model: Any = None, logger: MetricsLogger | None = None, step_offset: int = 0) -> DPOResult:
     """Train `model` in place on preference `pairs` ({prompt, chosen, rejected} text) and return it.
 
     `ref_model` None means the reference is `model` as it is now (computed before the first update), or the model
-    named by `config.reference`. `logger` and `step_offset` let DPO-Iter log every round on one time axis."""
+    named by `config.reference`. `logger` and `step_offset` let DPO-Iter log every round on one time axis.
+    The policy stays in eval mode throughout (no dropout), as its reference log-probs were computed."""
     if not pairs:
         raise UserError("no preference pairs to train on",
                         "check the pairs file, or the samples: pairs need a passing and a failing program")
@@ -224,16 +219,15 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
     torch.manual_seed(config.seed)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    model.to(device)
+    float32_weights(model).to(device).eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = encode_pairs(tokenizer, pairs, config)
 
     if ref_model is None and config.reference:
-        from codelhf.policy import load_policy
-
-        ref_model, _ = load_policy(config.reference, device=str(device))
-    ref_chosen_logps, ref_rejected_logps = reference_logps(ref_model if ref_model is not None else model, encoded,
-                                                           config.batch_size, pad_id, device)
+        ref_model, _ = load_policy(config.reference, device=str(device), dtype=torch.float32)
+    with autocast(device, config.precision):
+        ref_chosen_logps, ref_rejected_logps = reference_logps(ref_model if ref_model is not None else model,
+                                                               encoded, config.batch_size, pad_id, device)
     del ref_model  # the reference is no longer needed: its log-probs are all we use
 
     own_logger = logger is None
@@ -244,7 +238,6 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
     total_steps = max(1, config.epochs * micro_per_epoch // config.grad_accum_steps)
     warmup = int(config.warmup_ratio * total_steps)
     rng = random.Random(config.seed)
-    model.train()
 
     step, micro = 0, 0
     sums: dict[str, float] = {}
@@ -256,13 +249,14 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
             if step >= total_steps:
                 break
             idx = order[start:start + config.batch_size]
-            chosen_logps, rejected_logps = pair_logps(model, [encoded[i] for i in idx], pad_id, device)
+            with autocast(device, config.precision):
+                chosen_logps, rejected_logps = pair_logps(model, [encoded[i] for i in idx], pad_id, device)
             losses, chosen_rewards, rejected_rewards = dpo_loss(
                 chosen_logps, rejected_logps, ref_chosen_logps[idx].to(device), ref_rejected_logps[idx].to(device),
                 config.beta)
             (losses.mean() / config.grad_accum_steps).backward()
             stats = {
-                "losses/dpo": losses.mean().item(),
+                "loss": losses.mean().item(),
                 "rewards/chosen": chosen_rewards.mean().item(),
                 "rewards/rejected": rejected_rewards.mean().item(),
                 "rewards/margins": (chosen_rewards - rejected_rewards).mean().item(),
@@ -275,8 +269,9 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
             micro += 1
             if micro % config.grad_accum_steps:
                 continue
+            lr = config.lr * lr_multiplier(step, total_steps, warmup)
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_at(step, total_steps, warmup)
+                group["lr"] = lr
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -286,8 +281,7 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
                 sums[k] = sums.get(k, 0.0) + v
             window = {}
             if step % config.log_every == 0 or step == total_steps:
-                logger.log({**means, "charts/lr": optimizer.param_groups[0]["lr"],
-                            "losses/grad_norm": float(grad_norm)}, step=step_offset + step)
+                logger.log({**means, "learning_rate": lr, "grad_norm": float(grad_norm)}, step=step_offset + step)
 
     checkpoint = None
     if config.save:
@@ -296,7 +290,6 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
         tokenizer.save_pretrained(checkpoint)
     if own_logger:
         logger.close()
-    model.eval()
     return DPOResult(model=model, checkpoint=checkpoint, metrics={k: v / max(1, step) for k, v in sums.items()},
                      steps=step)
 
@@ -306,12 +299,18 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
 # ---------------------------------------------------------------------------------------------------------------
 
 
+PAIR_SOURCES = ("samples", "dataset")
+
+
 @dataclass
 class DPOIterConfig:
     """DPO-Iter as the paper runs it on APPS (Xu et al. 2024, section 6): each round samples 5 programs per prompt
     from the current model, labels them with the tests, pairs passing with failing ones (the reference solution as
     the chosen one when none passes) and trains DPO with the previous round's model as the reference. Sampling and
-    validation defaults match `PPOConfig`'s, so the two are compared on the same footing."""
+    validation defaults match `PPOConfig`'s, so the two are compared on the same footing.
+
+    With `pairs_from: dataset` a round samples nothing: its pairs are the set's own correct vs known-incorrect
+    solutions of the round's problems (offline DPO, as the paper trains on CodeContests)."""
 
     model: str = "tiny"
     """Starting policy: "tiny" (the bundled SFT model), a hub name or a local path (ideally an SFT model)."""
@@ -320,12 +319,14 @@ class DPOIterConfig:
     train_split: str | None = "train"
     val_split: str | None = "validation"
     train_limit: int | None = None
-    val_limit: int | None = 48
-    """Validation problems (as PPOConfig.val_limit)."""
+    """Use at most this many training problems, at even strides over the split (None: all)."""
     rounds: int = 3
     """Rounds of sample → label → pairs → DPO."""
     prompts_per_round: int = 64
-    """Training problems sampled per round (a fresh seeded slice each round; 0: all)."""
+    """Training problems per round (the next slice of a seeded shuffle each round; 0: all)."""
+    pairs_from: str = "samples"
+    """samples: the current model's samples labelled by execution (on-policy); dataset: the set's own correct vs
+    incorrect solutions (offline; nothing is sampled or executed for training)."""
     samples_per_prompt: int = 5
     """Paper: 5."""
     temperature: float = 1.0
@@ -334,7 +335,7 @@ class DPOIterConfig:
     """Paper: 200."""
     max_new_tokens: int = 160
     """As PPOConfig (paper: 1024; the tiny model's programs are short)."""
-    generation_batch_size: int = 16
+    generation_batch_size: int = 64
     tests: str = "all"
     """Which tests label a sample: all (the paper), public or hidden."""
     pairs: PairConfig = field(default_factory=PairConfig)
@@ -344,10 +345,10 @@ class DPOIterConfig:
     backend: str = "docker"
     """Executor backend: docker (sandboxed, default) or local (host, weaker isolation)."""
     exec_workers: int | None = None
-    val_samples: int = 4
-    """Samples per validation problem (as PPOConfig)."""
-    val_temperature: float = 0.2
-    val_ks: tuple[int, ...] = (1,)
+    eval_every: int = 1
+    """Validate every this many rounds, before the first (the starting point) and after the last."""
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    """How validation samples (the same settings for every trainer); the best validated round is `best/`."""
     seed: int = 1
     device: str | None = None
     tensorboard: bool = True
@@ -357,11 +358,15 @@ class DPOIterConfig:
             self.pairs = PairConfig(**self.pairs)
         if isinstance(self.dpo, dict):
             self.dpo = DPOConfig(**self.dpo)
+        if isinstance(self.validation, dict):
+            self.validation = ValidationConfig(**self.validation)
         if self.dpo.reference:
             raise UserError("dpo.reference is set, but DPO-Iter's reference is always the previous round's model",
                             "drop dpo.reference (use `codelhf train dpo` for a fixed reference)")
         if self.tests not in ("all", "public", "hidden"):
             raise UserError(f"tests is {self.tests!r}", "use all, public or hidden")
+        if self.pairs_from not in PAIR_SOURCES:
+            raise UserError(f"pairs_from is {self.pairs_from!r}", f"use one of: {', '.join(PAIR_SOURCES)}")
 
 
 @dataclass
@@ -371,95 +376,82 @@ class DPOIterResult:
     """(round, validation metrics); round 0 is the starting model."""
     rounds: list[dict[str, float]] = field(default_factory=list)
     """Per round: samples, sample pass rate, pairs, DPO steps and mean margins."""
-
-
-def validate_policy(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
-                    config: DPOIterConfig) -> dict[str, float]:
-    """pass@k and the pass rate on validation problems, from a fixed sampling seed."""
-    from codelhf.evaluate import validation_metrics
-    from codelhf.generation.base import SamplingParams
-    from codelhf.generation.hf import HFGenerator
-
-    params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
-                            max_new_tokens=config.max_new_tokens, seed=config.seed)
-    model.eval()
-    generator = HFGenerator(model, tokenizer, batch_size=config.generation_batch_size)
-    return validation_metrics(generator, executor, problems, params, config.val_ks)
-
-
-def round_problems(problems: Sequence[Problem], round_index: int, n: int, seed: int) -> list[Problem]:
-    """The problems of round `round_index` (1-based): consecutive slices of one seeded shuffle, wrapping around."""
-    if n <= 0 or n >= len(problems):
-        return list(problems)
-    order = list(range(len(problems)))
-    random.Random(seed).shuffle(order)
-    start = (round_index - 1) * n
-    return [problems[order[(start + i) % len(problems)]] for i in range(n)]
+    best_round: int = 0
+    """The round whose validation pass rate is highest (the start included); its model is `best/`."""
 
 
 def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[Any, Any] | None = None,
                    train_problems: Sequence[Problem] | None = None, val_problems: Sequence[Problem] | None = None,
-                   show_progress: bool = True) -> DPOIterResult:
+                   show_progress: bool = True, initial_validation: dict[str, float] | None = None) -> DPOIterResult:
     """Run DPO-Iter into `out_dir`: `round<r>/` holds that round's samples, verdicts, pairs and model (`final/`),
-    and `final/` the last model. `policy` and the problem lists replace `config.model`/`config.problems` when given.
-    Validation pass@k is logged (`eval/...`) before the first round and after every round, and returned."""
-    from codelhf.config import config_to_dict, save_config
-    from codelhf.execution import Executor
-    from codelhf.generation.base import SamplingParams
-    from codelhf.generation.hf import HFGenerator
-    from codelhf.generation.sampling import sample_problems
-    from codelhf.samples import save_samples
-    from codelhf.verdicts import save_verdicts
-
+    `best/` the best validated round's model and `final/` the last. `policy` and the problem lists replace
+    `config.model`/`config.problems` when given; `initial_validation` is the starting policy's validation when the
+    caller has measured it already. Validation is logged (`eval/...`) before the first round and after every
+    round, and returned."""
     out = Path(out_dir)
     torch.manual_seed(config.seed)
     if config.dpo.torch_threads:  # sampling and validation too, not only the DPO steps
         torch.set_num_threads(config.dpo.torch_threads)
-    if policy is None:
-        from codelhf.policy import load_policy
-
-        policy = load_policy(config.model, device=config.device)
-    model, tokenizer = policy
-    if train_problems is None or val_problems is None:
-        from codelhf.datasets import load_problems
-
-        train_problems = train_problems or load_problems(config.problems, split=config.train_split,
-                                                         limit=config.train_limit)
-        val_problems = val_problems or load_problems(config.problems, split=config.val_split, limit=config.val_limit)
+    model, tokenizer = policy if policy is not None else load_policy(config.model, device=config.device,
+                                                                     dtype=torch.float32)
+    float32_weights(model).eval()
+    device = next(model.parameters()).device
+    if train_problems is None:
+        train_problems = spread(load_problems(config.problems, split=config.train_split), config.train_limit)
+    if val_problems is None:
+        val_problems = select(load_problems(config.problems, split=config.val_split), config.validation)
     save_config(config, out / "config.yaml")
     result = DPOIterResult(out_dir=out)
     step = 0
+    best = -math.inf
     with MetricsLogger(out, tensorboard=config.tensorboard, config=config_to_dict(config)) as logger, \
             Executor(backend=config.backend, workers=config.exec_workers) as executor:
 
-        def run_validation(round_index: int) -> None:
-            metrics = validate_policy(model, tokenizer, val_problems, executor, config)
-            logger.log({**metrics, "dpo_iter/round": round_index}, step)
-            result.history.append((round_index, metrics))
+        def run_validation(round_index: int, measured: dict[str, float] | None = None) -> None:
+            nonlocal best
+            if measured is None:
+                with autocast(device, config.dpo.precision):
+                    measured = validate(model, tokenizer, val_problems, executor, config.validation)
+            logger.log({**measured, "dpo_iter/round": round_index}, step)
+            result.history.append((round_index, measured))
+            if measured["eval/pass_rate"] > best:  # the best validated round, the start included
+                best, result.best_round = measured["eval/pass_rate"], round_index
+                model.save_pretrained(out / "best")
+                tokenizer.save_pretrained(out / "best")
             if show_progress:
-                shown = ", ".join(f"{k.removeprefix('eval/')} {v:.3f}" for k, v in metrics.items())
+                shown = ", ".join(f"{k.removeprefix('eval/')} {v:.3f}" for k, v in measured.items())
                 print(f"dpo-iter round {round_index}: validation {shown}", flush=True)
 
-        run_validation(0)
+        run_validation(0, initial_validation)
         for r in range(1, config.rounds + 1):
             round_dir = out / f"round{r}"
-            problems = round_problems(train_problems, r, config.prompts_per_round, config.seed)
-            params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature, top_k=config.top_k,
-                                    max_new_tokens=config.max_new_tokens, seed=config.seed * 1000 + r)
-            model.eval()
-            samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size),
-                                      problems, params, progress=show_progress)
-            verdicts = executor.run(problems, samples, tests=config.tests, progress=show_progress)
-            pairs, stats = pairs_from_verdicts(problems, samples, verdicts, config.pairs, tokenizer)
-            save_samples(round_dir / "samples.jsonl", samples)
-            save_verdicts(round_dir / "verdicts.jsonl", verdicts)
+            n = config.prompts_per_round if 0 < config.prompts_per_round < len(train_problems) else len(train_problems)
+            problems = problems_for_step(train_problems, r, n, config.seed)
+            summary: dict[str, float] = {"dpo_iter/round": r}
+            if config.pairs_from == "dataset":
+                pairs, stats = pairs_from_solutions(problems, config.pairs, tokenizer)
+            else:
+                params = SamplingParams(n=config.samples_per_prompt, temperature=config.temperature,
+                                        top_k=config.top_k, max_new_tokens=config.max_new_tokens,
+                                        seed=config.seed * 1000 + r)
+                model.eval()
+                with autocast(device, config.dpo.precision):
+                    samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size),
+                                              problems, params,
+                                              prompts_per_call=max(1, config.generation_batch_size
+                                                                   // config.samples_per_prompt),
+                                              progress=show_progress)
+                verdicts = executor.run(problems, samples, tests=config.tests, progress=show_progress)
+                pairs, stats = pairs_from_verdicts(problems, samples, verdicts, config.pairs, tokenizer)
+                save_samples(round_dir / "samples.jsonl", samples)
+                save_verdicts(round_dir / "verdicts.jsonl", verdicts)
+                summary.update({"dpo_iter/samples": len(samples), "dpo_iter/sample_pass_rate":
+                                sum(v.all_passed for v in verdicts) / max(1, len(verdicts))})
             save_pairs(round_dir / "pairs.jsonl", pairs)
-            summary = {"dpo_iter/round": r, "dpo_iter/samples": len(samples),
-                       "dpo_iter/sample_pass_rate": sum(v.all_passed for v in verdicts) / max(1, len(verdicts)),
-                       "dpo_iter/pairs": stats.pairs, "dpo_iter/pairs_with_reference": sum(
-                           p.chosen_source == "reference" for p in pairs),
-                       "dpo_iter/all_passed_skipped": stats.all_passed_skipped,
-                       "dpo_iter/none_passed_skipped": stats.none_passed_skipped}
+            summary.update({"dpo_iter/pairs": stats.pairs,
+                            "dpo_iter/pairs_with_reference": sum(p.chosen_source == "reference" for p in pairs),
+                            "dpo_iter/all_passed_skipped": stats.all_passed_skipped,
+                            "dpo_iter/none_passed_skipped": stats.none_passed_skipped})
             if pairs:
                 # train_dpo computes the reference log-probs from `model` before its first update: the reference
                 # of this round is the previous round's model, as in the paper.
@@ -471,7 +463,8 @@ def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[
                                 "dpo_iter/mean_accuracy": trained.metrics.get("rewards/accuracies", 0.0)})
             logger.log(summary, step)
             result.rounds.append(summary)
-            run_validation(r)
+            if r % max(1, config.eval_every) == 0 or r == config.rounds:
+                run_validation(r)
     model.save_pretrained(out / "final")
     tokenizer.save_pretrained(out / "final")
     return result

@@ -4,9 +4,16 @@ Read top to bottom: the config, the maths (small standalone functions, tested ag
 models (actor, critic, reference), the rollout (generation of chunk i+1 overlaps execution of chunk i), the PPO
 update, and the loop (validation, best checkpoint, resume, metrics).
 
-The paper's factors are switches, each independent, so their effect can be measured (`codelhf/ablation.py`):
+The paper's factors are switches, each independent, so their effect can be measured (`codelhf ablation`):
 advantage normalisation (`whiten_advantages`), value normalisation (`value_norm`), a large rollout batch
 (`large_batch`), and a reference model that follows the actor (`ref_ema`: ref ← η·actor + (1−η)·ref).
+
+`advantage` chooses the baseline: `gae` (the paper's: a learned critic and GAE) or `group` (no critic: each
+sample's return minus the mean return of the other samples of its prompt, RLOO, Ahmadian et al. 2024; the
+critic-free baseline GRPO also uses, here without GRPO's division by the group's standard deviation).
+
+Precision: weights, optimizer state and the reference stay float32; forward passes run under bfloat16 autocast
+where `precision` asks for it (`codelhf/train/common.py` says why).
 
 Shapes: B = samples in a batch, P = prompt length (left-padded), T = response length (right-padded), V = vocab.
 Dropout is never switched on: the log-probabilities of the rollout and of the update must come from one function.
@@ -15,31 +22,46 @@ Dropout is never switched on: the log-probabilities of the rollout and of the up
 from __future__ import annotations
 
 import copy
+import json
 import math
-import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from codelhf.config import config_to_dict, save_config
+from codelhf.datasets import load_problems
 from codelhf.errors import UserError
-from codelhf.problems import Problem
+from codelhf.execution import Executor
+from codelhf.generation.base import SamplingParams
+from codelhf.generation.hf import HFGenerator
+from codelhf.metrics import MetricsLogger
+from codelhf.policy import load_policy
+from codelhf.problems import Problem, problems_for_step, spread
+from codelhf.prompting import STOP, build_prompt, extract_code
 from codelhf.rewards import RewardConfig, is_scorable, rewards_from_verdicts
 from codelhf.samples import Sample
+from codelhf.train.common import autocast, check_precision, float32_weights
+from codelhf.train.validation import ValidationConfig, select, validate
 from codelhf.verdicts import SampleVerdict, count_statuses
 
 # ---------------------------------------------------------------------------------------------------------------
 # Config
 # ---------------------------------------------------------------------------------------------------------------
 
+ADVANTAGES = ("gae", "group")
+
 
 @dataclass
 class PPOConfig:
     """Defaults: the paper's code settings (Xu et al. 2024, section 5 and appendix), scaled for the tiny model on a
-    CPU where the paper's value does not fit; each such field says so."""
+    CPU where the paper's value does not fit; each such field says so, and `codelhf/configs/ppo_tiny.yaml` holds
+    the sweep behind them."""
 
     # what to train, on what
     model: str = "tiny"
@@ -49,12 +71,13 @@ class PPOConfig:
     train_split: str | None = "train"
     val_split: str | None = "validation"
     train_limit: int | None = None
-    """Use at most this many training problems (None: all)."""
-    val_limit: int | None = 48
-    """Validation problems, taken at even strides over the split (few here, so that validation is cheap)."""
+    """Use at most this many training problems, at even strides over the split (None: all)."""
     seed: int = 1
     device: str | None = None
     """None: CUDA when available, else CPU."""
+    precision: str = "auto"
+    """bf16 autocast of forward passes: auto (on GPUs that support it), bf16 (anywhere) or fp32 (never); the
+    weights, optimizer state and reference are float32 in every case."""
     torch_threads: int | None = None
     """CPU threads for torch (None: torch's default). 1 is fastest on a machine whose cores are busy already."""
 
@@ -62,7 +85,7 @@ class PPOConfig:
     total_steps: int = 40
     """PPO steps (one rollout batch each)."""
     samples_per_prompt: int = 4
-    """Samples per problem in a rollout batch."""
+    """Samples per problem in a rollout batch (the group of the `group` baseline)."""
     batch_size: int = 16
     """Rollout samples per step when `large_batch` is off."""
     large_batch: bool = True
@@ -73,7 +96,7 @@ class PPOConfig:
     """Minibatches per rollout batch (paper: 4)."""
     ppo_epochs: int = 1
     """Passes over each rollout batch (not stated in the paper; 1 keeps the update close to on-policy)."""
-    generation_batch_size: int = 16
+    generation_batch_size: int = 32
     """Samples per generation call; execution of one chunk overlaps generation of the next."""
     overlap: bool = True
     """Send each chunk to the sandbox while the next one is generated (off: wait for each chunk's verdicts)."""
@@ -97,6 +120,9 @@ class PPOConfig:
     """β of the per-token KL penalty against the reference (paper: 0.1)."""
 
     # optimisation
+    advantage: str = "gae"
+    """gae: a learned critic and GAE (the paper's); group: no critic, the leave-one-out mean return of the
+    prompt's other samples as the baseline (RLOO/GRPO-style)."""
     actor_lr: float = 1e-4
     """Paper: 1e-5 on 34B; the tiny model needs a larger step to move within a CPU budget (1e-4 measured there)."""
     critic_lr: float = 1e-4
@@ -114,7 +140,7 @@ class PPOConfig:
     cliprange_value: float = 0.2
     """Value clip (paper: 0.2), in the critic's own (normalised when `value_norm`) units."""
     max_grad_norm: float = 1.0
-    """Gradient clipping (global norm)."""
+    """Gradient clipping by global norm, of the actor's and of the critic's gradients separately."""
     whiten_advantages: bool = True
     """Paper factor: normalise advantages over the batch (on in the paper)."""
     value_norm: bool = True
@@ -131,23 +157,19 @@ class PPOConfig:
     """Sandbox workers (None: one per core)."""
     eval_every: int = 10
     """Validate every this many steps, before the first (the starting point) and after the last; 0: never."""
-    val_samples: int = 4
-    """Samples per validation problem."""
-    val_temperature: float = 1.0
-    """Temperature of validation samples: the training temperature, whose pass rate PPO raises (fixed seed, so
-    every validation sees the same random numbers)."""
-    val_ks: tuple[int, ...] = (1,)
-    best_metric: str = "pass@1"
-    """Validation metric that picks the best checkpoint (the paper keeps the best on validation)."""
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    """How validation samples (the same settings for every trainer); the best validated checkpoint is `best/`."""
     save_every: int = 10
     """Write a resumable checkpoint every this many steps (and at the end)."""
     tensorboard: bool = True
 
-    # derived, filled in by __post_init__
-    rollout_batch_size: int = 0
+    # derived in __post_init__; setting them is an error (codelhf.config)
+    rollout_batch_size: int = field(init=False, default=0)
     """batch_size or large_batch_size."""
-    prompts_per_step: int = 0
-    minibatch_size: int = 0
+    prompts_per_step: int = field(init=False, default=0)
+    """rollout_batch_size / samples_per_prompt."""
+    minibatch_size: int = field(init=False, default=0)
+    """rollout_batch_size / num_minibatches."""
 
     def __post_init__(self) -> None:
         self.rollout_batch_size = self.large_batch_size if self.large_batch else self.batch_size
@@ -159,8 +181,15 @@ class PPOConfig:
                             "minibatches", "make the batch size a multiple of num_minibatches")
         if self.critic not in ("separate", "shared"):
             raise UserError(f"critic is {self.critic!r}", "use separate or shared")
+        if self.advantage not in ADVANTAGES:
+            raise UserError(f"advantage is {self.advantage!r}", f"use one of: {', '.join(ADVANTAGES)}")
+        if self.advantage == "group" and self.samples_per_prompt < 2:
+            raise UserError("advantage=group needs samples_per_prompt >= 2 (the baseline is the other samples)")
+        check_precision(self.precision)
         if isinstance(self.reward, dict):  # a YAML mapping given for the whole sub-config
             self.reward = RewardConfig(**self.reward)
+        if isinstance(self.validation, dict):
+            self.validation = ValidationConfig(**self.validation)
         self.reward.__post_init__()
         self.prompts_per_step = self.rollout_batch_size // self.samples_per_prompt
         self.minibatch_size = self.rollout_batch_size // self.num_minibatches
@@ -219,6 +248,17 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
         advantages_reversed.append(lastgaelam)
     advantages = torch.stack(advantages_reversed[::-1], dim=1) * mask
     return advantages, (advantages + values) * mask
+
+
+def group_advantages(returns: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """The leave-one-out baseline (RLOO): each sample's return minus the mean return of the other samples of the
+    same prompt, [B] → [B]; 0 for a sample alone in its group (nothing to compare with). `groups` [B] holds
+    each sample's prompt index."""
+    same = groups[:, None] == groups[None, :]  # [B, B]
+    others = same.sum(1) - 1  # [B]
+    sums = (same.float() * returns[None, :]).sum(1) - returns  # [B] sum over the other members
+    baseline = torch.where(others > 0, sums / others.clamp(min=1), returns)
+    return returns - baseline
 
 
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
@@ -298,7 +338,8 @@ class RunningMoments:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Models: actor (the policy), critic (a value head on a copy of it, or on its own trunk), reference
+# Models: actor (the policy), critic (a value head on a copy of it, or on its own trunk; none in group mode),
+# reference
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -371,6 +412,8 @@ class Rollout:
     """P."""
     scores: torch.Tensor
     """[B] the reward of each sample (clipped to ±reward_clip)."""
+    groups: torch.Tensor
+    """[B] the index of each sample's prompt in the batch (samples of one prompt form a group)."""
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -390,9 +433,6 @@ def collect_rollout(generator: Any, executor: Any, tokenizer: Any, problems: Seq
                     seed: int) -> tuple[list[Any], list[SampleVerdict], RolloutTiming]:
     """Sample `samples_per_prompt` programs per problem and judge them; generations and verdicts follow the order
     problems × samples. With `overlap`, chunk i executes while chunk i+1 is generated."""
-    from codelhf.generation.base import SamplingParams
-    from codelhf.prompting import STOP, build_prompt, extract_code
-
     by_id = {p.id: p for p in problems}
     per_chunk = max(1, config.generation_batch_size // config.samples_per_prompt)
     timing = RolloutTiming()
@@ -434,7 +474,8 @@ def _union_length(intervals: list[list[float]]) -> float:
     return total
 
 
-def build_rollout(generations: Sequence[Any], scores: Sequence[float], pad_id: int, device: torch.device) -> Rollout:
+def build_rollout(generations: Sequence[Any], scores: Sequence[float], groups: Sequence[int], pad_id: int,
+                  device: torch.device) -> Rollout:
     """Pad generations into one batch: prompts to the left, responses to the right."""
     P = max(len(g.prompt_ids) for g in generations)
     T = max(len(g.token_ids) for g in generations)
@@ -447,7 +488,8 @@ def build_rollout(generations: Sequence[Any], scores: Sequence[float], pad_id: i
         attention_mask[i, P - len(g.prompt_ids):P + len(g.token_ids)] = 1
     return Rollout(query_responses=query_responses.to(device), attention_mask=attention_mask.to(device),
                    responses=query_responses[:, P:].to(device), response_mask=attention_mask[:, P:].float().to(device),
-                   context_length=P, scores=torch.tensor(scores, dtype=torch.float, device=device))
+                   context_length=P, scores=torch.tensor(scores, dtype=torch.float, device=device),
+                   groups=torch.tensor(groups, dtype=torch.long, device=device))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -455,15 +497,17 @@ def build_rollout(generations: Sequence[Any], scores: Sequence[float], pad_id: i
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def ppo_update(actor: nn.Module, critic: ValueHead, ref: nn.Module, optimizer: torch.optim.Optimizer,
+def ppo_update(actor: nn.Module, critic: ValueHead | None, ref: nn.Module, optimizer: torch.optim.Optimizer,
                moments: RunningMoments, rollout: Rollout, config: PPOConfig, step: int) -> dict[str, float]:
     """Score the rollout (old log-probs, reference log-probs, values), compute rewards, advantages and returns,
-    then `ppo_epochs` passes of `num_minibatches` clipped updates. Returns the step's metrics."""
+    then `ppo_epochs` passes of `num_minibatches` clipped updates. `critic` is None with the group baseline.
+    Returns the step's metrics (TRL's names)."""
     mask, ctx, B = rollout.response_mask, rollout.context_length, len(rollout)
-    shared = critic.trunk is None
+    shared = critic is not None and critic.trunk is None
+    device = mask.device
 
     # 1. the rollout as seen by the models before the update
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, config.precision):
         logprobs, ref_logprobs, values, entropy = [], [], [], []
         for i in range(0, B, config.forward_batch_size):
             rows = slice(i, i + config.forward_batch_size)
@@ -471,94 +515,99 @@ def ppo_update(actor: nn.Module, critic: ValueHead, ref: nn.Module, optimizer: t
             logits, hidden = forward(actor, qr, am, ctx, config.temperature, hidden=shared)
             logprobs.append(logprobs_of(logits, resp))
             entropy.append(entropy_of(logits))
-            values.append(critic_values(critic, hidden, qr, am, ctx))
+            if critic is not None:
+                values.append(critic_values(critic, hidden, qr, am, ctx).float())
             ref_logits, _ = forward(ref, qr, am, ctx, config.temperature)
             ref_logprobs.append(logprobs_of(ref_logits, resp))
-        logprobs, ref_logprobs = torch.cat(logprobs), torch.cat(ref_logprobs)  # [B, T]
-        values, entropy = torch.cat(values), torch.cat(entropy)  # [B, T], critic units
+    logprobs, ref_logprobs, entropy = torch.cat(logprobs), torch.cat(ref_logprobs), torch.cat(entropy)  # [B, T]
 
-        # 2. rewards, advantages, returns
+    # 2. rewards, advantages, returns
+    kl = kl_per_token(logprobs, ref_logprobs) * mask
+    seq_kl = kl.sum(1)  # [B]
+    metrics: dict[str, float] = {}
+    if critic is None:  # group baseline: one advantage per sample, on each of its tokens
+        advantages = group_advantages(rollout.scores - config.kl_coef * seq_kl, rollout.groups)[:, None] * mask
+    else:
+        values = torch.cat(values)  # [B, T], the critic's units (normalised when value_norm)
         values_raw = moments.denormalize(values) if config.value_norm else values  # reward units
-        kl = kl_per_token(logprobs, ref_logprobs) * mask
         rewards = token_rewards(rollout.scores, kl, mask, config.kl_coef)
         advantages, returns = gae(rewards, values_raw, mask, config.gamma, config.lam)
-        explained = explained_variance(values_raw, returns, mask)
+        metrics["val/explained_variance"] = explained_variance(values_raw, returns, mask)
+        metrics["val/value_avg"] = float(masked_mean(values_raw, mask))
+        metrics["val/return_avg"] = float(masked_mean(returns, mask))
         if config.value_norm:
+            # Only the returns are normalised (with the moments updated by this batch); the old values stay in the
+            # units the critic produced them in, so the value clip compares like with like.
             moments.update(returns[mask.bool()])
-            returns, values = moments.normalize(returns) * mask, moments.normalize(values_raw) * mask
-        if config.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
+            returns = moments.normalize(returns) * mask
+    if config.whiten_advantages:
+        advantages = masked_whiten(advantages, mask)
 
-    # 3. minibatch updates
+    # 3. minibatch updates; the actor's and the critic's gradients are clipped separately
     generator = torch.Generator().manual_seed(config.seed * 100_003 + step)
+    actor_params = list(actor.parameters())
+    critic_params = list(critic.parameters()) if critic is not None else []
     stats: dict[str, list[float]] = {}
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     for _ in range(config.ppo_epochs):
         for mb in torch.randperm(B, generator=generator).split(config.minibatch_size):
-            mb = mb.to(mask.device)
+            mb = mb.to(device)
             mb_mask, mb_qr, mb_am = mask[mb], rollout.query_responses[mb], rollout.attention_mask[mb]
-            logits, hidden = forward(actor, mb_qr, mb_am, ctx, config.temperature, hidden=shared)
-            new_logprobs = logprobs_of(logits, rollout.responses[mb])
-            new_values = critic_values(critic, hidden, mb_qr, mb_am, ctx)
-            pg_loss, pg_stats = policy_loss(new_logprobs, logprobs[mb], advantages[mb], mb_mask, config.cliprange)
-            vf_loss, vf_clipfrac = value_loss(new_values, values[mb], returns[mb], mb_mask, config.cliprange_value)
-            loss = pg_loss + config.vf_coef * vf_loss
+            with autocast(device, config.precision):
+                logits, hidden = forward(actor, mb_qr, mb_am, ctx, config.temperature, hidden=shared)
+                new_logprobs = logprobs_of(logits, rollout.responses[mb])
+                pg_loss, pg_stats = policy_loss(new_logprobs, logprobs[mb], advantages[mb], mb_mask, config.cliprange)
+                loss = pg_loss
+                mb_stats = {"loss/policy_avg": pg_loss, "policy/clipfrac_avg": pg_stats["clipfrac"],
+                            "policy/approxkl_avg": pg_stats["approx_kl"], "val/ratio": pg_stats["ratio"]}
+                if critic is not None:
+                    new_values = critic_values(critic, hidden, mb_qr, mb_am, ctx).float()
+                    vf_loss, vf_clipfrac = value_loss(new_values, values[mb], returns[mb], mb_mask,
+                                                      config.cliprange_value)
+                    loss = loss + config.vf_coef * vf_loss
+                    mb_stats.update({"loss/value_avg": vf_loss, "val/clipfrac_avg": vf_clipfrac})
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            mb_stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(actor_params, config.max_grad_norm)
+            if critic is not None:
+                mb_stats["val/grad_norm"] = torch.nn.utils.clip_grad_norm_(critic_params, config.max_grad_norm)
             optimizer.step()
-            for name, value in {"losses/pg_loss": pg_loss, "losses/vf_loss": vf_loss, "losses/total": loss,
-                                "policy/clipfrac": pg_stats["clipfrac"], "policy/approx_kl": pg_stats["approx_kl"],
-                                "policy/ratio": pg_stats["ratio"], "val/clipfrac": vf_clipfrac,
-                                "policy/grad_norm": grad_norm}.items():
+            for name, value in mb_stats.items():
                 stats.setdefault(name, []).append(float(value.detach()))
 
-    metrics = {name: sum(v) / len(v) for name, v in stats.items()}
-    seq_kl = kl.sum(1)  # [B]
+    metrics.update({name: sum(v) / len(v) for name, v in stats.items()})
+    group_scores: dict[int, set[float]] = {}
+    for g, s in zip(rollout.groups.tolist(), rollout.scores.tolist()):
+        group_scores.setdefault(g, set()).add(s)
     metrics.update({
         "objective/kl": float(seq_kl.mean()),
         "objective/non_score_reward": float(-config.kl_coef * seq_kl.mean()),
-        "objective/entropy": float(masked_mean(entropy, mask, dim=1).mean()),
-        "objective/score_total": float((rollout.scores - config.kl_coef * seq_kl).mean()),
-        "val/explained_variance": explained,
-        "val/value_mean": float(masked_mean(values_raw, mask)),
-        "val/return_mean": float(masked_mean(moments.denormalize(returns) if config.value_norm else returns, mask)),
-        "policy/advantage_mean": float(masked_mean(advantages, mask)),
-        "policy/advantage_std": float(masked_var(advantages, mask).sqrt()),
+        "objective/rlhf_reward": float((rollout.scores - config.kl_coef * seq_kl).mean()),
+        "objective/entropy": float((entropy * mask).sum(1).mean()),
+        "policy/entropy_avg": float(masked_mean(entropy, mask)),
         "policy/response_length": float(mask.sum(1).mean()),
+        "rewards/frac_zero_std": sum(len(s) == 1 for s in group_scores.values()) / len(group_scores),
     })
     return metrics
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Validation, checkpoints
+# Checkpoints
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def validate(generator: Any, executor: Any, problems: Sequence[Problem], config: PPOConfig) -> dict[str, float]:
-    """pass@k (and the share of passing samples) on the validation problems, with a fixed sampling seed."""
-    from codelhf.evaluate import validation_metrics
-    from codelhf.generation.base import SamplingParams
-
-    params = SamplingParams(n=config.val_samples, temperature=config.val_temperature, top_k=config.top_k,
-                            max_new_tokens=config.max_new_tokens, seed=config.seed)
-    return validation_metrics(generator, executor, problems, params, config.val_ks)
-
-
-def save_checkpoint(path: Path, actor: nn.Module, critic: ValueHead, ref: nn.Module,
+def save_checkpoint(path: Path, actor: nn.Module, critic: ValueHead | None, ref: nn.Module,
                     optimizer: torch.optim.Optimizer, moments: RunningMoments, step: int, best: float) -> None:
     """Everything a run needs to go on from `step` (written to a temporary file first, so a crash keeps the old)."""
     path.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "best": best, "actor": actor.state_dict(), "critic": critic.state_dict(),
-             "ref": ref.state_dict(), "optimizer": optimizer.state_dict(), "moments": moments.state_dict()}
+    state = {"step": step, "best": best, "actor": actor.state_dict(),
+             "critic": critic.state_dict() if critic is not None else None, "ref": ref.state_dict(),
+             "optimizer": optimizer.state_dict(), "moments": moments.state_dict()}
     torch.save(state, path / "state.pt.tmp")
     (path / "state.pt.tmp").replace(path / "state.pt")
 
 
 def save_policy(path: Path, actor: nn.Module, tokenizer: Any, info: dict[str, Any]) -> None:
     """A policy other commands load by path (`--model DIR`), with what it scored."""
-    import json
-
     actor.save_pretrained(path)
     tokenizer.save_pretrained(path)
     (path / "ppo_info.json").write_text(json.dumps(info, indent=2))
@@ -575,87 +624,59 @@ class PPOResult:
     initial: dict[str, float]
     """Validation before the first step (the SFT starting point)."""
     best: float
+    """The best validation pass rate (`eval/pass_rate`), the start included."""
     best_step: int
+    updates: int = 0
+    """Optimizer updates made: steps × minibatches × epochs."""
     history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     """(step, validation metrics) for every validation of this run."""
 
 
-def spread(problems: Sequence[Problem], limit: int | None) -> list[Problem]:
-    """At most `limit` problems taken at even strides, so a split stored family by family keeps every family."""
-    if limit is None or limit >= len(problems):
-        return list(problems)
-    return [problems[i * len(problems) // limit] for i in range(limit)]
-
-
-def problems_for_step(problems: Sequence[Problem], step: int, n: int, seed: int) -> list[Problem]:
-    """The `n` problems of a step: consecutive slices of per-epoch shuffles, so a resumed run sees the same ones."""
-    out: list[Problem] = []
-    index = (step - 1) * n
-    while len(out) < n:
-        epoch, offset = divmod(index, len(problems))
-        order = list(range(len(problems)))
-        random.Random(seed * 7919 + epoch).shuffle(order)
-        take = order[offset:offset + n - len(out)]
-        out.extend(problems[i] for i in take)
-        index += len(take)
-    return out
-
-
 def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, show_progress: bool = True,
               policy: tuple[Any, Any] | None = None, train_problems: Sequence[Problem] | None = None,
-              val_problems: Sequence[Problem] | None = None) -> PPOResult:
+              val_problems: Sequence[Problem] | None = None,
+              initial_validation: dict[str, float] | None = None) -> PPOResult:
     """Train with PPO into `out_dir` (metrics, `checkpoint/`, `best/`, `final/`); with `resume`, go on from its
     checkpoint. `policy` = (model, tokenizer) and the problem lists replace `config.model`/`config.problems`
-    when given (the study and the tests pass objects they already hold)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from codelhf.config import config_to_dict, save_config
-    from codelhf.execution import Executor
-    from codelhf.generation.hf import HFGenerator
-    from codelhf.metrics import MetricsLogger
-
+    when given (the study and the tests pass objects they already hold); `initial_validation` is the starting
+    policy's validation when the caller has measured it already (with the same `config.validation`)."""
     out = Path(out_dir)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
-    if policy is None:
-        from codelhf.policy import load_policy
-
-        policy = load_policy(config.model, device=config.device)
-    actor, tokenizer = policy
-    actor.eval()  # no dropout, ever: see the module docstring
+    actor, tokenizer = policy if policy is not None else load_policy(config.model, device=config.device,
+                                                                     dtype=torch.float32)
+    float32_weights(actor).eval()  # fp32 master weights; no dropout, ever (see the module docstring)
     device = next(actor.parameters()).device
-    if train_problems is None or val_problems is None:
-        from codelhf.datasets import load_problems
-
-        train_problems = train_problems or spread(load_problems(config.problems, split=config.train_split),
-                                                  config.train_limit)
-        val_problems = val_problems or spread(load_problems(config.problems, split=config.val_split),
-                                              config.val_limit)
+    if train_problems is None:
+        train_problems = spread(load_problems(config.problems, split=config.train_split), config.train_limit)
+    if val_problems is None:
+        val_problems = select(load_problems(config.problems, split=config.val_split), config.validation)
     train_problems = [p for p in train_problems if p.tests(config.reward.tests)]
     if not train_problems:
         raise UserError(f"no training problem in {config.problems!r} has {config.reward.tests} tests",
                         "choose reward.tests=all, or problems with tests")
 
     ref = copy.deepcopy(actor).requires_grad_(False)
-    hidden_size = actor.config.hidden_size
-    trunk = None if config.critic == "shared" else copy.deepcopy(actor.base_model)
-    critic = ValueHead(hidden_size, trunk).to(device)
-    actor_params = list(actor.parameters()) + (list(critic.parameters()) if trunk is None else [])
-    groups = [{"params": actor_params, "lr": config.actor_lr}]
-    if trunk is not None:
+    critic = None
+    if config.advantage == "gae":
+        trunk = None if config.critic == "shared" else copy.deepcopy(actor.base_model)
+        critic = ValueHead(actor.config.hidden_size, trunk).to(device)
+    groups = [{"params": list(actor.parameters()), "lr": config.actor_lr}]
+    if critic is not None:
         groups.append({"params": list(critic.parameters()), "lr": config.critic_lr})
     optimizer = torch.optim.AdamW(groups, eps=1e-5, weight_decay=0.0)
     moments = RunningMoments()
     generator = HFGenerator(actor, tokenizer, batch_size=config.generation_batch_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    start_step, best, best_step = 1, -math.inf, 0
+    start_step, best = 1, -math.inf
     checkpoint = out / "checkpoint" / "state.pt"
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         actor.load_state_dict(state["actor"])
-        critic.load_state_dict(state["critic"])
+        if critic is not None:
+            critic.load_state_dict(state["critic"])
         ref.load_state_dict(state["ref"])
         optimizer.load_state_dict(state["optimizer"])
         moments.load_state_dict(state["moments"])
@@ -663,7 +684,9 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
     elif resume:
         raise UserError(f"{out}: nothing to resume (no checkpoint/state.pt)", "drop --resume to start a new run")
     save_config(config, out / "config.yaml")
-    result = PPOResult(out_dir=out, initial={}, best=best, best_step=best_step)
+    updates_per_step = config.num_minibatches * config.ppo_epochs
+    result = PPOResult(out_dir=out, initial={}, best=best, best_step=0,
+                       updates=(start_step - 1) * updates_per_step)
 
     columns = [TextColumn("[bold]ppo[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[info]}")]
@@ -672,27 +695,29 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
             Progress(*columns, disable=not show_progress, transient=False) as progress:
         task = progress.add_task("ppo", total=config.total_steps, completed=start_step - 1, info="")
 
-        def run_validation(step: int) -> dict[str, float]:
+        def run_validation(step: int, measured: dict[str, float] | None = None) -> dict[str, float]:
             nonlocal best
             t0 = time.perf_counter()
-            metrics = validate(generator, executor, val_problems, config)
-            metrics["time/validation"] = time.perf_counter() - t0
+            if measured is None:
+                with autocast(device, config.precision):
+                    measured = validate(actor, tokenizer, val_problems, executor, config.validation)
+            metrics = {**measured, "time/validation": time.perf_counter() - t0}
             logger.log(metrics, step)
             result.history.append((step, metrics))
-            score = metrics[f"eval/{config.best_metric}"]
-            if score > best:  # the paper keeps the checkpoint that is best on validation
-                best, result.best, result.best_step = score, score, step
+            if metrics["eval/pass_rate"] > best:  # the best validated checkpoint, the start included
+                best, result.best, result.best_step = metrics["eval/pass_rate"], metrics["eval/pass_rate"], step
                 save_policy(out / "best", actor, tokenizer, {"step": step, **metrics})
             return metrics
 
         validating = config.eval_every > 0
         if start_step == 1 and validating:
-            result.initial = run_validation(0)
+            result.initial = run_validation(0, initial_validation)
         for step in range(start_step, config.total_steps + 1):
             t_step = time.perf_counter()
             batch_problems = problems_for_step(train_problems, step, config.prompts_per_step, config.seed)
-            generations, verdicts, timing = collect_rollout(generator, executor, tokenizer, batch_problems, config,
-                                                            seed=config.seed * 100_003 + step)
+            with autocast(device, config.precision):
+                generations, verdicts, timing = collect_rollout(generator, executor, tokenizer, batch_problems,
+                                                                config, seed=config.seed * 100_003 + step)
             keep = [i for i, (g, v) in enumerate(zip(generations, verdicts)) if is_scorable(v) and g.token_ids]
             scores = rewards_from_verdicts([verdicts[i] for i in keep], config.reward)
             scores = [max(-config.reward_clip, min(config.reward_clip, s)) for s in scores]
@@ -700,8 +725,10 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
             t0 = time.perf_counter()
             metrics: dict[str, float] = {}
             if keep:
-                rollout = build_rollout([generations[i] for i in keep], scores, pad_id, device)
+                rollout = build_rollout([generations[i] for i in keep], scores,
+                                        [i // config.samples_per_prompt for i in keep], pad_id, device)
                 metrics = ppo_update(actor, critic, ref, optimizer, moments, rollout, config, step)
+                result.updates += updates_per_step
                 if config.ref_ema:
                     ema_update(ref, actor, config.ref_ema_eta)
             timing_training = time.perf_counter() - t0
@@ -709,8 +736,9 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
 
             statuses = count_statuses(verdicts)
             metrics.update({
-                "rewards/mean": sum(scores) / max(1, len(scores)),
+                "objective/scores": sum(scores) / max(1, len(scores)),
                 "rewards/pass_rate": sum(v.all_passed for v in verdicts) / len(verdicts),
+                "learning_rate": config.actor_lr,
                 "exec/dropped_samples": len(verdicts) - len(keep),
                 **{f"verdicts/{s}": n / len(verdicts) for s, n in statuses.items()},
                 "time/generation": timing.generation_s, "time/execution": timing.execution_s,
@@ -720,11 +748,12 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
                 "exec/tests_per_s": sum(v.total for v in verdicts) / max(timing.execution_s, 1e-9),
             })
             logger.log(metrics, step)
-            info = f"reward {metrics['rewards/mean']:.2f}  pass {metrics['rewards/pass_rate']:.2f}"
+            info = f"reward {metrics['objective/scores']:.2f}  pass {metrics['rewards/pass_rate']:.2f}"
             if validating and (step % config.eval_every == 0 or step == config.total_steps):
-                info += f"  val {run_validation(step)[f'eval/{config.best_metric}']:.3f}"
+                info += f"  val {run_validation(step)['eval/pass_rate']:.3f}"
             if step % config.save_every == 0 or step == config.total_steps:
                 save_checkpoint(out / "checkpoint", actor, critic, ref, optimizer, moments, step, best)
             progress.update(task, completed=step, info=info)
-    save_policy(out / "final", actor, tokenizer, {"step": config.total_steps, "best_step": result.best_step})
+    save_policy(out / "final", actor, tokenizer, {"step": config.total_steps, "best_step": result.best_step,
+                                                  "updates": result.updates})
     return result

@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from codelhf.errors import UserError
+from codelhf.execution import Executor
+from codelhf.metrics import MetricsLogger
 from codelhf.problems import Problem
-
-IGNORE = -100
-"""Label value the loss skips (prompt tokens and padding)."""
+from codelhf.prompting import build_prompt, encode_prompt, sft_target
+from codelhf.train.common import autocast, check_precision, collate, completion_logps, float32_weights, lr_multiplier
+from codelhf.train.validation import ValidationConfig, select, validate
 
 
 @dataclass
@@ -50,8 +54,9 @@ class SFTConfig:
     """Longest prompt + solution in tokens; longer examples are skipped (and counted), never cut mid-solution."""
     solutions_per_problem: int = 1
     """How many of each problem's reference solutions become examples (the first ones in the file)."""
-    bf16: bool = True
-    """Autocast to bfloat16 on a GPU (weights and optimizer stay float32); ignored on CPU."""
+    precision: str = "auto"
+    """bf16 autocast of forward passes: auto (on GPUs that support it), bf16 (anywhere) or fp32 (never); weights
+    and optimizer state stay float32."""
     seed: int = 0
     """Seeds shuffling, initialisation-free randomness and evaluation sampling."""
     log_every: int = 10
@@ -60,18 +65,17 @@ class SFTConfig:
     """Optimizer steps between checkpoints in OUT/checkpoint-STEP (0 = only the final model, OUT/final)."""
     eval_every: int = 0
     """Optimizer steps between validation passes (0 = only after training, when validation problems are given)."""
-    eval_problems: int = 64
-    """Validation problems per evaluation (the first ones; 0 = all)."""
-    eval_n: int = 1
-    """Samples per validation problem; pass@1 and pass@eval_n are estimated from them (unbiased estimator)."""
-    eval_temperature: float = 0.0
-    """Sampling temperature for validation (0 = greedy)."""
-    eval_max_new_tokens: int = 256
-    """Longest validation sample in tokens."""
-    executor: str = "docker"
-    """Execution backend for validation: "docker" (sandboxed) or "local" (runs programs on this host)."""
+    validation: ValidationConfig = field(default_factory=lambda: ValidationConfig(limit=64))
+    """How validation samples: the same settings as every trainer's (here 64 problems by default)."""
+    backend: str = "docker"
+    """Sandbox backend for validation: "docker" (sandboxed) or "local" (runs programs on this host)."""
     tensorboard: bool = True
     """Write TensorBoard event files beside metrics.jsonl."""
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
+        if isinstance(self.validation, dict):
+            self.validation = ValidationConfig(**self.validation)
 
 
 @dataclass
@@ -83,7 +87,7 @@ class SFTResult:
     losses: list[float] = field(default_factory=list)
     """Mean solution-token loss of each optimizer step."""
     evals: list[dict[str, float]] = field(default_factory=list)
-    """Each validation pass: {"step", "eval/pass@1", ...}."""
+    """Each validation pass: {"step", "eval/pass@1", "eval/pass_rate"}."""
     skipped_too_long: int = 0
 
 
@@ -92,11 +96,10 @@ class SFTResult:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def make_examples(problems: Sequence[Problem], tokenizer: Any, config: SFTConfig) -> tuple[list[dict], int]:
-    """Tokenised examples {input_ids, labels}; labels are IGNORE on prompt tokens. Returns (examples, skipped)."""
-    from codelhf.generation.hf import encode_prompt
-    from codelhf.prompting import build_prompt, sft_target
-
+def make_examples(problems: Sequence[Problem], tokenizer: Any,
+                  config: SFTConfig) -> tuple[list[tuple[list[int], int]], int]:
+    """Tokenised examples (prompt + solution ids, prompt length); the loss covers the ids after the prompt.
+    Returns (examples, skipped)."""
     examples, skipped = [], 0
     for problem in problems:
         prompt_ids = encode_prompt(tokenizer, build_prompt(problem, tokenizer))
@@ -107,81 +110,28 @@ def make_examples(problems: Sequence[Problem], tokenizer: Any, config: SFTConfig
             if len(prompt_ids) + len(target_ids) > config.max_len:
                 skipped += 1
                 continue
-            examples.append({"input_ids": prompt_ids + target_ids,
-                             "labels": [IGNORE] * len(prompt_ids) + target_ids})
+            examples.append((prompt_ids + target_ids, len(prompt_ids)))
     return examples, skipped
 
 
-def batches(examples: list[dict], batch_size: int, rng: random.Random) -> list[list[dict]]:
+def batches(examples: list[tuple[list[int], int]], batch_size: int,
+            rng: random.Random) -> list[list[tuple[list[int], int]]]:
     """Shuffle, sort by length within windows of 50 batches, cut into batches, shuffle the batches."""
     order = examples[:]
     rng.shuffle(order)
     window = batch_size * 50
     out = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda e: len(e["input_ids"]))
+        chunk = sorted(order[start:start + window], key=lambda e: len(e[0]))
         out.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(out)
     return out
 
 
-def collate(batch: list[dict], pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """Right-padded tensors [B, T]: input_ids, attention_mask, labels (IGNORE on padding)."""
-    width = max(len(e["input_ids"]) for e in batch)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, e in enumerate(batch):
-        n = len(e["input_ids"])
-        input_ids[i, :n] = torch.tensor(e["input_ids"])
-        labels[i, :n] = torch.tensor(e["labels"])
-        attention_mask[i, :n] = 1
-    return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-            "labels": labels.to(device)}
-
-
-def solution_loss_sum(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+def solution_loss_sum(model: Any, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Summed next-token cross-entropy over solution tokens, and how many there were."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # [B, T, V]
-    targets = batch["labels"][:, 1:]  # token t is predicted from position t-1
-    loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(),
-                                             ignore_index=IGNORE, reduction="sum")
-    return loss, int((targets != IGNORE).sum())
-
-
-def lr_at(step: int, total_steps: int, config: SFTConfig) -> float:
-    """Linear warm-up, then cosine decay from `lr` to `min_lr_ratio` × lr at the last step."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-    floor = config.min_lr_ratio * config.lr
-    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# evaluation: sample on validation problems, run the programs, pass@k
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def evaluate_pass_at_k(model: Any, tokenizer: Any, problems: Sequence[Problem], config: SFTConfig) -> dict[str, float]:
-    """pass@1 and pass@eval_n on `problems` (all tests) from `eval_n` samples each, judged by the executor."""
-    from codelhf.evaluate import pass_at_k
-    from codelhf.execution import Executor
-    from codelhf.generation.base import SamplingParams
-    from codelhf.generation.hf import HFGenerator
-    from codelhf.generation.sampling import sample_problems
-
-    was_training = model.training
-    model.eval()
-    params = SamplingParams(n=config.eval_n, temperature=config.eval_temperature,
-                            max_new_tokens=config.eval_max_new_tokens, seed=config.seed)
-    samples = sample_problems(HFGenerator(model, tokenizer), problems, params, progress=False)
-    model.train(was_training)
-    with Executor(backend=config.executor) as ex:
-        verdicts = ex.run(list(problems), samples, tests="all", progress=False)
-    n = config.eval_n
-    passed = [sum(v.all_passed for v in verdicts[i * n:(i + 1) * n]) for i in range(len(problems))]
-    return {f"eval/pass@{k}": sum(pass_at_k(n, c, k) for c in passed) / max(1, len(passed)) for k in sorted({1, n})}
+    input_ids, attention_mask, completion_mask = batch
+    return -completion_logps(model, input_ids, attention_mask, completion_mask).sum(), int(completion_mask[:, 1:].sum())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -195,17 +145,13 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
     """Fine-tune `model` in place on `problems`' reference solutions.
 
     `out_dir` gets metrics.jsonl, config.json (this config), tensorboard/ and checkpoint-STEP/; the final model and
-    tokenizer go to `final_dir` (default `out_dir/final`), loadable by path like any checkpoint."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from codelhf.errors import UserError
-    from codelhf.metrics import MetricsLogger
-
+    tokenizer go to `final_dir` (default `out_dir/final`), loadable by path like any checkpoint. Validation
+    (`codelhf.train.validation`) runs on `val_problems` every `eval_every` steps and after the last."""
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
+    float32_weights(model)  # master weights in float32; autocast does the rest
     device = model.device
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
 
     examples, skipped = make_examples(problems, tokenizer, config)
     if not examples:
@@ -213,7 +159,7 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
                         f"max_len={config.max_len}", "give problems with python reference solutions, or raise max_len")
     steps_per_epoch = math.ceil(len(examples) / (config.batch_size * config.grad_accum))
     total_steps = max(1, round(steps_per_epoch * config.epochs))
-    val_problems = list(val_problems)[:config.eval_problems or None]
+    val_problems = select(val_problems, config.validation)
 
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
@@ -221,54 +167,60 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=config.betas)
     logger = MetricsLogger(out_dir, tensorboard=config.tensorboard,
                            config={**asdict(config), "n_examples": len(examples), "skipped_too_long": skipped})
+    executor = Executor(backend=config.backend) if val_problems else None
     result = SFTResult(out_dir=out_dir, steps=0, skipped_too_long=skipped)
 
     def run_eval(step: int) -> None:
-        metrics = evaluate_pass_at_k(model, tokenizer, val_problems, config)
+        with autocast(device, config.precision):
+            metrics = validate(model, tokenizer, val_problems, executor, config.validation)
         logger.log(metrics, step)
         result.evals.append({"step": step, **metrics})
 
-    micro_batches: list[list[dict]] = []
+    micro_batches: list[list[tuple[list[int], int]]] = []
     model.train()
     start = time.time()
     bar = Progress(TextColumn("sft"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                    TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), disable=not progress)
-    with bar, logger:
-        task = bar.add_task("sft", total=total_steps, loss=float("nan"))
-        for step in range(total_steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, config)
-            # one optimizer step = grad_accum micro-batches; the loss is a mean over all their solution tokens
-            step_batches = []
-            for _ in range(config.grad_accum):
-                if not micro_batches:
-                    micro_batches = batches(examples, config.batch_size, rng)
-                step_batches.append(collate(micro_batches.pop(), tokenizer.pad_token_id, device))
-            n_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in step_batches)
-            step_loss = 0.0
-            for b in step_batches:
-                with autocast:
-                    loss_sum, _ = solution_loss_sum(model, b)
-                (loss_sum / n_tokens).backward()
-                step_loss += float(loss_sum.detach()) / n_tokens
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm or float("inf"))
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            result.losses.append(step_loss)
-            result.steps = step + 1
-            bar.update(task, advance=1, loss=step_loss)
+    try:
+        with bar, logger:
+            task = bar.add_task("sft", total=total_steps, loss=float("nan"))
+            for step in range(total_steps):
+                lr = config.lr * lr_multiplier(step, total_steps, config.warmup_steps, config.min_lr_ratio)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                # one optimizer step = grad_accum micro-batches; the loss is a mean over all their solution tokens
+                step_batches = []
+                for _ in range(config.grad_accum):
+                    if not micro_batches:
+                        micro_batches = batches(examples, config.batch_size, rng)
+                    step_batches.append(collate(micro_batches.pop(), tokenizer.pad_token_id, device))
+                n_tokens = sum(int(b[2][:, 1:].sum()) for b in step_batches)
+                step_loss = 0.0
+                for b in step_batches:
+                    with autocast(device, config.precision):
+                        loss_sum, _ = solution_loss_sum(model, b)
+                    (loss_sum / n_tokens).backward()
+                    step_loss += float(loss_sum.detach()) / n_tokens
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm or float("inf"))
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                result.losses.append(step_loss)
+                result.steps = step + 1
+                bar.update(task, advance=1, loss=step_loss)
 
-            if (step + 1) % config.log_every == 0 or step + 1 == total_steps:
-                logger.log({"losses/sft_loss": step_loss, "charts/lr": optimizer.param_groups[0]["lr"],
-                            "charts/grad_norm": float(grad_norm), "charts/tokens_per_step": n_tokens,
-                            "charts/elapsed_s": time.time() - start}, step + 1)
-            if config.save_every and (step + 1) % config.save_every == 0:
-                save(model, tokenizer, out_dir / f"checkpoint-{step + 1}")
-            if val_problems and config.eval_every and (step + 1) % config.eval_every == 0:
-                run_eval(step + 1)
+                if (step + 1) % config.log_every == 0 or step + 1 == total_steps:
+                    logger.log({"loss": step_loss, "learning_rate": lr, "grad_norm": float(grad_norm),
+                                "num_tokens": n_tokens, "time/elapsed_s": time.time() - start}, step + 1)
+                if config.save_every and (step + 1) % config.save_every == 0:
+                    save(model, tokenizer, out_dir / f"checkpoint-{step + 1}")
+                if val_problems and config.eval_every and (step + 1) % config.eval_every == 0:
+                    run_eval(step + 1)
 
-        if val_problems and (not config.eval_every or total_steps % config.eval_every):
-            run_eval(total_steps)
+            if val_problems and (not config.eval_every or total_steps % config.eval_every):
+                run_eval(total_steps)
+    finally:
+        if executor is not None:
+            executor.close()
     model.eval()
     result.final_dir = Path(final_dir) if final_dir is not None else out_dir / "final"
     save(model, tokenizer, result.final_dir)

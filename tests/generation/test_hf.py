@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from codelhf.generation import SamplingParams, make_generator
-from codelhf.generation.hf import HFGenerator, encode_prompt
+from codelhf.generation.hf import HFGenerator
+from codelhf.prompting import encode_prompt
 from codelhf.tiny import TinyRecipe, make_model, train_tokenizer
 
 TEXTS = ["n = int(input())\nprint(n * 2)\n", "def add(a, b):\n    return a + b\n",

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from codelhf.metrics import read_metrics
+from codelhf.tiny import TinyRecipe, make_model, train_tokenizer
 from codelhf.train.dpo import DPOConfig, dpo_loss, encode, sequence_logps, train_dpo
 
 
@@ -74,22 +75,12 @@ def test_sequence_logps_sums_only_completion_tokens():
 
 
 def tiny_llama(seed: int = 0):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    corpus = ["print(int(input()) + 1)", "n = int(input())\nprint(n * 2)", "print(sum(map(int, input().split())))"]
-    tok.train_from_iterator(corpus * 10, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>"],
-                                                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
-    return LlamaForCausalLM(config), tokenizer
+    """A random tiny Llama and its byte-level BPE tokenizer, made by the tiny model's own recipe functions."""
+    tokenizer = train_tokenizer(["print(int(input()) + 1)", "n = int(input())\nprint(n * 2)",
+                                 "print(sum(map(int, input().split())))"] * 10, vocab_size=300)
+    model = make_model(tokenizer, TinyRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128,
+                                             seed=seed))
+    return model, tokenizer
 
 
 def test_encode_marks_the_completion_and_appends_eos():
@@ -102,11 +93,14 @@ def test_encode_marks_the_completion_and_appends_eos():
 
 def test_dpo_smoke_raises_the_chosen_vs_rejected_margin(tmp_path):
     """A few steps on a tiny random model: the implicit reward margin and accuracy grow, metrics and checkpoint
-    are written, and the saved model reloads."""
+    are written, and the saved model reloads. The model has attention dropout, which DPO must keep off: the first
+    step's margin is then exactly 0 (the policy equals its reference), as it would not be in train mode."""
     from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(1)
     model, tokenizer = tiny_llama()
+    for layer in model.model.layers:
+        layer.self_attn.attention_dropout = 0.5
     pairs = [{"prompt": f"Problem {i}: print n + 1.\n", "chosen": "print(int(input()) + 1)\n",
               "rejected": "print(int(input()) * 2)\n", "problem_id": str(i)} for i in range(8)]
     config = DPOConfig(lr=1e-2, epochs=6, batch_size=4, warmup_ratio=0.0, device="cpu")
@@ -117,7 +111,8 @@ def test_dpo_smoke_raises_the_chosen_vs_rejected_margin(tmp_path):
     assert records[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)  # first step: π = π_ref
     assert records[-1]["rewards/margins"] > 0.5
     assert records[-1]["rewards/accuracies"] == 1.0
-    assert records[-1]["losses/dpo"] < math.log(2) - 0.1
+    assert records[-1]["loss"] < math.log(2) - 0.1
+    assert not model.training
     assert {"rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected"} <= set(records[-1])
     assert (tmp_path / "tensorboard").is_dir()
     reloaded = AutoModelForCausalLM.from_pretrained(result.checkpoint)
@@ -130,15 +125,16 @@ def test_dpo_iter_smoke_with_the_real_executor(tmp_path):
     from codelhf.problems import Problem, Solution
     from codelhf.problems import TestCase as Case
     from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
+    from codelhf.train.validation import ValidationConfig
     from codelhf.verdicts import load_verdicts
 
     torch.set_num_threads(1)
     problems = [Problem(id=f"add{k}", prompt=f"Read n and print n + {k}.",
                         public_tests=[Case("1\n", f"{1 + k}\n")], hidden_tests=[Case("5\n", f"{5 + k}\n")],
                         solutions=[Solution(f"print(int(input()) + {k})")]) for k in range(3)]
-    config = DPOIterConfig(rounds=2, prompts_per_round=2, samples_per_prompt=2, max_new_tokens=12, val_samples=2,
-                           backend="local", exec_workers=1, tensorboard=False,
-                           dpo=DPOConfig(lr=1e-3, batch_size=2, device="cpu"))
+    config = DPOIterConfig(rounds=2, prompts_per_round=2, samples_per_prompt=2, max_new_tokens=12,
+                           validation=ValidationConfig(samples=2, max_new_tokens=12), backend="local",
+                           exec_workers=1, tensorboard=False, dpo=DPOConfig(lr=1e-3, batch_size=2, device="cpu"))
     result = train_dpo_iter(config, tmp_path, policy=tiny_llama(), train_problems=problems,
                             val_problems=problems[:2], show_progress=False)
 
@@ -204,4 +200,4 @@ def test_shipped_dpo_iter_config_loads():
     path = Path(__file__).parents[2] / "codelhf" / "configs" / "dpo_iter_tiny.yaml"
     config = load_config(DPOIterConfig, path, ["dpo.lr=1e-4"])
     assert config.samples_per_prompt == 5 and config.dpo.beta == 0.1 and config.dpo.lr == 1e-4
-    assert config.pairs.reference_when_none_pass and config.val_ks == (1,)
+    assert config.pairs.reference_when_none_pass and config.validation.ks == (1,)

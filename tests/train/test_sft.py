@@ -13,7 +13,9 @@ from codelhf.policy import load_policy
 from codelhf.problems import Problem, Solution
 from codelhf.problems import TestCase as Case
 from codelhf.tiny import TinyRecipe, make_model, train_tokenizer
-from codelhf.train.sft import IGNORE, SFTConfig, lr_at, make_examples, train_sft
+from codelhf.train.common import lr_multiplier
+from codelhf.train.sft import SFTConfig, make_examples, train_sft
+from codelhf.train.validation import ValidationConfig
 
 PROBLEMS = [
     Problem(id="double", prompt="Read an integer n and print 2 * n.",
@@ -34,26 +36,25 @@ def tiny_policy():
     return model, tokenizer
 
 
-def test_examples_mask_the_prompt_and_end_with_eos():
+def test_examples_mark_where_the_solution_starts_and_end_with_eos():
     _, tokenizer = tiny_policy()
     examples, skipped = make_examples(PROBLEMS, tokenizer, SFTConfig())
     assert skipped == 0 and len(examples) == 2
-    for e, problem in zip(examples, PROBLEMS):
-        target = [t for t in e["labels"] if t != IGNORE]
-        assert e["labels"][:len(e["labels"]) - len(target)] == [IGNORE] * (len(e["labels"]) - len(target))
+    for (ids, prompt_len), problem in zip(examples, PROBLEMS):
+        target = ids[prompt_len:]
         assert target[-1] == tokenizer.eos_token_id
         assert problem.solutions[0].code.strip() in tokenizer.decode(target, skip_special_tokens=True)
-        assert e["input_ids"][-len(target):] == target
+        assert "```python" in tokenizer.decode(ids[:prompt_len]) and "```python" not in tokenizer.decode(target)
     _, skipped = make_examples(PROBLEMS, tokenizer, SFTConfig(max_len=10))
     assert skipped == 2
 
 
 def test_cosine_schedule_warms_up_then_decays_to_the_floor():
-    config = SFTConfig(lr=1.0, warmup_steps=4, min_lr_ratio=0.1)
-    assert [lr_at(s, 20, config) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert lr_at(4, 20, config) == pytest.approx(1.0)
-    assert lr_at(12, 20, config) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
-    assert lr_at(20, 20, config) == pytest.approx(0.1)
+    assert [lr_multiplier(s, 20, 4, 0.1) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_multiplier(4, 20, 4, 0.1) == pytest.approx(1.0)
+    assert lr_multiplier(12, 20, 4, 0.1) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert lr_multiplier(20, 20, 4, 0.1) == pytest.approx(0.1)
+    assert lr_multiplier(20, 20, 4) == pytest.approx(0.0)  # DPO's schedule: down to 0
 
 
 def test_sft_drives_the_loss_down_and_saves_a_loadable_model(tmp_path):
@@ -64,7 +65,7 @@ def test_sft_drives_the_loss_down_and_saves_a_loadable_model(tmp_path):
     result = train_sft(model, tokenizer, PROBLEMS, config, tmp_path / "run", progress=False)
     assert result.steps == 40
     assert result.losses[-1] < 0.2 * result.losses[0], result.losses
-    logged = [m for m in read_metrics(tmp_path / "run") if "losses/sft_loss" in m]
+    logged = [m for m in read_metrics(tmp_path / "run") if "loss" in m]
     assert [m["step"] for m in logged] == [5, 10, 15, 20, 25, 30, 35, 40]
     assert (tmp_path / "run" / "checkpoint-20" / "config.json").exists()
     assert json.loads((tmp_path / "run" / "config.json").read_text())["grad_accum"] == 2  # the run's SFTConfig
@@ -76,11 +77,12 @@ def test_sft_drives_the_loss_down_and_saves_a_loadable_model(tmp_path):
 
 @pytest.mark.docker
 def test_validation_pass_at_1_through_the_executor(tmp_path):
-    """Memorise two solutions; greedy samples then pass every test in the executor (docker sandbox)."""
+    """Memorise two solutions; samples then pass every test in the executor (docker sandbox)."""
     torch.manual_seed(0)
     model, tokenizer = tiny_policy()
-    config = SFTConfig(epochs=60, lr=3e-3, batch_size=2, warmup_steps=3, tensorboard=False, executor="docker",
-                       eval_every=30, eval_n=2, eval_max_new_tokens=40)
+    config = SFTConfig(epochs=60, lr=3e-3, batch_size=2, warmup_steps=3, tensorboard=False, backend="docker",
+                       eval_every=30, validation=ValidationConfig(samples=2, ks=(1, 2), max_new_tokens=40,
+                                                                  temperature=0.3))
     result = train_sft(model, tokenizer, PROBLEMS, config, tmp_path / "run", val_problems=PROBLEMS, progress=False)
     assert [e["step"] for e in result.evals] == [30, 60]
     assert result.evals[-1]["eval/pass@1"] == result.evals[-1]["eval/pass@2"] == 1.0

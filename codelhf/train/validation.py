@@ -1,0 +1,91 @@
+"""The one validation every trainer runs (SFT, PPO, DPO, DPO-Iter): sample the policy on validation problems with
+a fixed seed, run the programs in the sandbox, and report pass@k and the share of passing samples.
+
+Every trainer takes the same `ValidationConfig`, picks its problems the same way (`select`: even strides over the
+split) and samples them with the same settings, so validation numbers of different methods compare, and a
+checkpoint is chosen by the same rule everywhere (`best_checkpoint`). The seed is fixed: every validation of a run
+draws the same random numbers, so two checkpoints differ by what the weights do, not by sampling luck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from codelhf.evaluate import evaluate
+from codelhf.generation.base import SamplingParams
+from codelhf.generation.hf import HFGenerator
+from codelhf.generation.sampling import sample_problems
+from codelhf.problems import Problem, spread
+from codelhf.samples import Sample
+from codelhf.verdicts import SampleVerdict
+
+TEMPERATURE = 1.0
+"""The default validation (and study evaluation) temperature of every trainer: the sampling temperature PPO
+trains at (Xu et al. 2024 sample at 1.0), so validation measures the distribution that RL changes."""
+
+
+@dataclass
+class ValidationConfig:
+    limit: int | None = None
+    """Validation problems, taken at even strides over the split (None: all of them)."""
+    samples: int = 4
+    """Samples per problem. Choosing a checkpoint needs enough of them to beat sampling noise: 48 problems × 4
+    samples once picked a checkpoint 6 points worse than the starting model on the whole split."""
+    temperature: float = TEMPERATURE
+    top_k: int = 200
+    max_new_tokens: int = 160
+    seed: int = 0
+    ks: tuple[int, ...] = (1,)
+    batch_size: int = 64
+    """Sequences decoded together (memory only)."""
+
+
+def select(problems: Sequence[Problem], config: ValidationConfig) -> list[Problem]:
+    """The validation problems of a split: `config.limit` of them at even strides."""
+    return spread(problems, config.limit)
+
+
+def sample_and_judge(generator: Any, problems: Sequence[Problem], params: SamplingParams, executor: Any,
+                     prompts_per_call: int) -> tuple[list[Sample], list[SampleVerdict], list[Any]]:
+    """`params.n` samples per problem, judged on all tests; each chunk of `prompts_per_call` problems goes to the
+    sandbox while the next is generated. Chunk c is sampled with seed `params.seed + c`, as `sample_problems`
+    does. Returns (samples, verdicts, the executor's stats of each chunk)."""
+    samples: list[Sample] = []
+    futures = []
+    for c, start in enumerate(range(0, len(problems), prompts_per_call)):
+        chunk = problems[start:start + prompts_per_call]
+        seed = None if params.seed is None else params.seed + c
+        chunk_samples = sample_problems(generator, chunk, replace(params, seed=seed), prompts_per_call, progress=False)
+        futures.append(executor.submit(chunk, chunk_samples, tests="all"))
+        samples += chunk_samples
+    verdicts = [v for f in futures for v in f.result()]
+    return samples, verdicts, [f.stats for f in futures if f.stats is not None]
+
+
+def validate(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
+             config: ValidationConfig) -> dict[str, float]:
+    """`eval/pass@k` and `eval/pass_rate` of `model` on `problems` (all tests), sampled in eval mode."""
+    was_training = model.training
+    model.eval()
+    params = SamplingParams(n=config.samples, temperature=config.temperature, top_k=config.top_k,
+                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    generator = HFGenerator(model, tokenizer, batch_size=config.batch_size)
+    _, verdicts, _ = sample_and_judge(generator, problems, params, executor,
+                                      max(1, config.batch_size // config.samples))
+    model.train(was_training)
+    result = evaluate(problems, verdicts, ks=config.ks, bootstrap=0)
+    metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
+    metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
+    return metrics
+
+
+def best_checkpoint(history: Sequence[tuple[int, dict[str, float]]], metric: str = "eval/pass_rate") -> int:
+    """The step (or round) whose validation `metric` is highest; ties go to the earliest, so a run that never beats
+    its start keeps the start. `history` holds (step, metrics) pairs in the order they were measured."""
+    best_step, best = history[0][0], history[0][1][metric]
+    for step, metrics in history[1:]:
+        if metrics[metric] > best:
+            best_step, best = step, metrics[metric]
+    return best_step
