@@ -1,6 +1,7 @@
 """Metrics: TensorBoard by default, wandb when asked, and always a `metrics.jsonl` the report reads back.
 
-Names are slash-namespaced (`losses/pg_loss`, `rewards/mean`, `exec/programs_per_s`, `eval/pass@1`). The JSONL copy
+Names follow TRL's where TRL has one (`loss`, `grad_norm`, `objective/kl`, `policy/approxkl_avg`), and are otherwise
+slash-namespaced (`rewards/pass_rate`, `exec/programs_per_s`, `eval/pass@1`). The JSONL copy
 is the source of truth for reports and tests: every number in a report can be traced to a line of it.
 """
 

@@ -20,6 +20,7 @@ import dataclasses
 import os
 import random
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -131,8 +132,8 @@ def build_tiny(out_dir: str | Path = TINY_DIR, recipe: TinyRecipe | None = None,
     """Build the tiny model from scratch into `out_dir` (default: the package's own `codelhf/tiny_model/`):
     tokenizer on the SFT corpus, Llama, SFT, weights saved in float16 with `save_pretrained`.
 
-    Built in a temporary sibling and renamed at the end, so an interrupted build never replaces a good one. The
-    SFT log (`metrics.jsonl`) goes to `<out_dir>.log/`, not into the checkpoint."""
+    Built in a temporary sibling and renamed at the end, so an interrupted build never replaces a good one.
+    BUILD.txt beside the weights records the recipe, the time it took and the SFT loss at the start and end."""
     out = Path(out_dir)
     recipe = recipe or TinyRecipe()
     start, cpu_start = time.time(), time.process_time()
@@ -140,20 +141,21 @@ def build_tiny(out_dir: str | Path = TINY_DIR, recipe: TinyRecipe | None = None,
     model = make_model(tokenizer, recipe)
 
     tmp = out.with_name(out.name + ".partial")
-    log_dir = out.with_name(out.name + ".log")
     shutil.rmtree(tmp, ignore_errors=True)
     # One thread: the same bits on every run (float sums do not depend on the core count), and on a shared or
     # 2-core machine it is as fast as two (oversubscribed threads spin).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train_sft(model, tokenizer, sft_corpus(recipe), SFTConfig(**recipe.sft), log_dir, progress=progress,
-                  final_dir=tmp)
+        with tempfile.TemporaryDirectory() as log_dir:
+            result = train_sft(model, tokenizer, sft_corpus(recipe), SFTConfig(**recipe.sft), log_dir,
+                               progress=progress, final_dir=tmp)
     finally:
         torch.set_num_threads(threads)
     model.to(torch.float16).save_pretrained(tmp)  # a few MB; loaded back as float32 (`load_policy`)
     (tmp / "BUILD.txt").write_text(f"codelhf tiny model v{VERSION}\nparameters: {model.num_parameters()}\n"
-                                   f"build_seconds: {time.time() - start:.1f}\n"
+                                   f"sft_steps: {result.steps}\nsft_loss_first_last: {result.losses[0]:.4f} "
+                                   f"{result.losses[-1]:.4f}\nbuild_seconds: {time.time() - start:.1f}\n"
                                    f"cpu_seconds: {time.process_time() - cpu_start:.1f}\n"
                                    f"load_average: {os.getloadavg()[0]:.1f}\nrecipe: {recipe!r}\n")
     if out.exists():
