@@ -26,21 +26,14 @@ import torch
 from codelhf.config import load_config
 from codelhf.datasets import load_problems
 from codelhf.execution import Executor
-from codelhf.generation.base import SamplingParams
-from codelhf.generation.hf import HFGenerator
 from codelhf.metrics import read_metrics
 from codelhf.policy import load_policy
 from codelhf.train.ppo import PPOConfig, train_ppo
-from codelhf.train.validation import sample_and_judge
+from codelhf.train.validation import ValidationConfig, judge, pass_rates
 
 
-def pass_rates(model, tokenizer, problems, executor, samples: int, seed: int) -> dict[str, float]:
-    params = SamplingParams(n=samples, temperature=1.0, top_k=200, max_new_tokens=160, seed=seed)
-    _, verdicts, _ = sample_and_judge(HFGenerator(model, tokenizer, batch_size=64), problems, params, executor, 16)
-    passed: dict[str, list[bool]] = {}
-    for v in verdicts:
-        passed.setdefault(v.problem_id, []).append(v.all_passed)
-    return {pid: sum(x) / len(x) for pid, x in passed.items()}
+def rates(model, tokenizer, problems, executor, samples: int, seed: int) -> dict[str, float]:
+    return pass_rates(judge(model, tokenizer, problems, executor, ValidationConfig(samples=samples, seed=seed)))
 
 
 def paired(before: dict[str, float], after: dict[str, float], ids: list[str]) -> list[float]:
@@ -58,7 +51,7 @@ def run_setting(model_name: str, setting: str, val_samples: int) -> dict:
     config = load_config(PPOConfig, None, ["eval_every=0", "save_every=1000", "tensorboard=false",
                                            *setting.split()])
     with Executor(backend=config.backend, workers=config.exec_workers) as executor:
-        before = pass_rates(model, tokenizer, val, executor, val_samples, seed=7)
+        before = rates(model, tokenizer, val, executor, val_samples, seed=7)
         with tempfile.TemporaryDirectory() as run:
             started = time.time()
             result = train_ppo(config, run, policy=(copy.deepcopy(model), tokenizer), train_problems=train,
@@ -66,7 +59,7 @@ def run_setting(model_name: str, setting: str, val_samples: int) -> dict:
             seconds = time.time() - started
             trained, _ = load_policy(str(Path(run) / "final"), device="cpu", dtype=torch.float32)
             records = [r for r in read_metrics(run) if "rewards/pass_rate" in r]
-        after = pass_rates(trained, tokenizer, val, executor, val_samples, seed=7)
+        after = rates(trained, tokenizer, val, executor, val_samples, seed=7)
     quarter = max(1, len(records) // 4)
     ids = [p.id for p in val]
     return {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from typing import Any
 
 from codelhf.problems import Problem
@@ -117,7 +118,7 @@ def _looks_like_python(code: str) -> bool:
     if not code.strip():
         return False
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError):
         return False
     return any(not (isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant)))
@@ -142,7 +143,14 @@ def _trim_prose(text: str) -> str:
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        _parse(code)
         return True
     except (SyntaxError, ValueError):
         return False
+
+
+def _parse(code: str) -> ast.Module:
+    """`ast.parse`, quietly: model output ("1st", "0x") makes Python warn about odd literals."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(code)

@@ -53,7 +53,14 @@ from codelhf.tiny import TinyRecipe
 from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
 from codelhf.train.ppo import PPOConfig, train_ppo
 from codelhf.train.sft import SFTConfig, train_sft
-from codelhf.train.validation import TEMPERATURE, ValidationConfig, sample_and_judge, select, validate
+from codelhf.train.validation import (
+    TEMPERATURE,
+    ValidationConfig,
+    pass_rates,
+    sample_and_judge,
+    select,
+    validate,
+)
 from codelhf.verdicts import SampleVerdict, load_verdicts, save_verdicts
 
 METHODS = ("sft", "ppo", "ppo_group", "dpo", "dpo_offline", "dpo_iter")
@@ -340,13 +347,7 @@ def paired_difference(method: Sequence[SampleVerdict], sft: Sequence[SampleVerdi
                       resamples: int, seed: int = 0) -> dict[str, Any]:
     """pass@1 of `method` minus SFT's over the same problems and sampling seeds: the mean over problems of the
     per-problem difference in pass rate, with a percentile bootstrap interval over problems (95%)."""
-    def rates(verdicts: Sequence[SampleVerdict]) -> dict[str, float]:
-        passed: dict[str, list[bool]] = {}
-        for v in verdicts:
-            passed.setdefault(v.problem_id, []).append(v.all_passed)
-        return {pid: sum(x) / len(x) for pid, x in passed.items()}
-
-    ours, base = rates(method), rates(sft)
+    ours, base = pass_rates(method), pass_rates(sft)
     d = np.array([ours[pid] - base[pid] for pid in problem_ids if pid in ours and pid in base])
     if len(d) == 0:
         return {"n_problems": 0}

@@ -1,16 +1,19 @@
 """Problems in, `Sample` records out: prompt building, generation and code extraction in one place.
 
-Used by `codelhf sample`, SFT validation and the study, so every one of them prompts and extracts the same way.
+Used by `codelhf sample`, validation (every trainer) and the study, so every one of them prompts and extracts the same way.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from codelhf.generation.base import Generator, SamplingParams
 from codelhf.problems import Problem
+from codelhf.prompting import STOP, build_prompt, extract_code
 from codelhf.samples import Sample
 
 
@@ -19,11 +22,6 @@ def sample_problems(generator: Generator, problems: Sequence[Problem], params: S
     """`params.n` samples per problem, in problem order; `program` is the extracted code, `metadata.text` the raw
     generation. The prompt builder's stop strings are added to `params.stop`. Chunk `c` of `prompts_per_call`
     problems is sampled with seed `params.seed + c`, so the same seed and options give the same samples."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from codelhf.prompting import STOP, build_prompt, extract_code
-
     tokenizer = getattr(generator, "tokenizer", None)
     stop = list(dict.fromkeys([*params.stop, *STOP]))
     samples: list[Sample] = []
@@ -40,9 +38,7 @@ def sample_problems(generator: Generator, problems: Sequence[Problem], params: S
             for problem, gens in zip(chunk, generations):
                 for j, g in enumerate(gens):
                     n_tokens += len(g.token_ids)
-                    with warnings.catch_warnings():  # parsing model output ("1st") warns on odd literals
-                        warnings.simplefilter("ignore", SyntaxWarning)
-                        program = extract_code(g.text)
+                    program = extract_code(g.text)
                     samples.append(Sample(problem_id=problem.id, program=program, language="python",
                                           sample_index=j, metadata={"text": g.text, "finish_reason": g.finish_reason,
                                                                     "n_tokens": len(g.token_ids)}))

@@ -32,7 +32,6 @@ from codelhf.errors import UserError
 from codelhf.execution import Executor
 from codelhf.generation.base import SamplingParams
 from codelhf.generation.hf import HFGenerator
-from codelhf.generation.sampling import sample_problems
 from codelhf.metrics import MetricsLogger
 from codelhf.policy import load_policy
 from codelhf.problems import Problem, problems_for_step, spread
@@ -48,7 +47,7 @@ from codelhf.train.common import (
     pick_device,
 )
 from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
-from codelhf.train.validation import ValidationConfig, select, validate
+from codelhf.train.validation import ValidationConfig, sample_and_judge, select, validate
 from codelhf.verdicts import save_verdicts
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -435,13 +434,11 @@ def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[
                                         top_k=config.top_k, max_new_tokens=config.max_new_tokens,
                                         seed=config.seed * 1000 + r)
                 model.eval()
+                generator = HFGenerator(model, tokenizer, batch_size=config.generation_batch_size)
                 with autocast(device, config.dpo.precision):
-                    samples = sample_problems(HFGenerator(model, tokenizer, batch_size=config.generation_batch_size),
-                                              problems, params,
-                                              prompts_per_call=max(1, config.generation_batch_size
-                                                                   // config.samples_per_prompt),
-                                              progress=show_progress)
-                verdicts = executor.run(problems, samples, tests=config.tests, progress=show_progress)
+                    samples, verdicts, _ = sample_and_judge(generator, problems, params, executor,
+                                                            max(1, config.generation_batch_size
+                                                                // config.samples_per_prompt), tests=config.tests)
                 pairs, stats = pairs_from_verdicts(problems, samples, verdicts, config.pairs, tokenizer)
                 save_samples(round_dir / "samples.jsonl", samples)
                 save_verdicts(round_dir / "verdicts.jsonl", verdicts)

@@ -100,8 +100,9 @@ class PPOConfig:
     """Samples per generation call; execution of one chunk overlaps generation of the next."""
     overlap: bool = True
     """Send each chunk to the sandbox while the next one is generated (off: wait for each chunk's verdicts)."""
-    forward_batch_size: int = 32
-    """Sequences per no-grad forward pass when scoring a rollout (memory only, not the maths)."""
+    forward_batch_size: int = 8
+    """Sequences per forward pass (speed and memory, not the maths): rows of similar length are computed together,
+    and a minibatch's gradient is accumulated over such pieces, so little compute goes to padding."""
 
     # sampling
     temperature: float = 1.0
@@ -123,9 +124,10 @@ class PPOConfig:
     advantage: str = "gae"
     """gae: a learned critic and GAE (the paper's); group: no critic, the leave-one-out mean return of the
     prompt's other samples as the baseline (RLOO/GRPO-style)."""
-    actor_lr: float = 1e-4
-    """Paper: 1e-5 on 34B; the tiny model needs a larger step to move within a CPU budget (1e-4 measured there)."""
-    critic_lr: float = 1e-4
+    actor_lr: float = 3e-4
+    """Paper: 1e-5 on 34B; the tiny model needs a larger step to move within a CPU budget (the sweep in
+    codelhf/configs/ppo_tiny.yaml: 3e-4 gained most on validation, approx_kl still ~1e-3)."""
+    critic_lr: float = 3e-4
     """Paper: 5e-6; a fresh value head must learn fast on the tiny budget."""
     critic: str = "separate"
     """"separate": the value head sits on a copy of the policy; "shared": on the actor's own trunk."""
@@ -418,6 +420,22 @@ class Rollout:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def pieces(self, rows: torch.Tensor, size: int) -> list[torch.Tensor]:
+        """`rows` sorted by length and cut into pieces of at most `size`: each piece pads to a similar length."""
+        rows = rows[self.attention_mask[rows].sum(1).argsort(stable=True)]
+        return list(rows.split(size))
+
+    def rows(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, int]:
+        """Some rows, cut to their own extent (the prompt columns that are padding in all of them, and the response
+        columns after the longest of them): (query_responses [b, p + t], attention_mask, responses [b, t], p, t).
+        A batch is padded to its longest sample; a minibatch without it need not pay for that length."""
+        P = self.context_length
+        mask = self.attention_mask[index]
+        first = int(mask[:, :P].any(0).int().argmax())  # the first column that is a token in some row
+        t = int(self.response_mask[index].sum(1).max())
+        return (self.query_responses[index][:, first:P + t], mask[:, first:P + t], self.responses[index][:, :t],
+                P - first, t)
+
 
 @dataclass
 class RolloutTiming:
@@ -502,24 +520,23 @@ def ppo_update(actor: nn.Module, critic: ValueHead | None, ref: nn.Module, optim
     """Score the rollout (old log-probs, reference log-probs, values), compute rewards, advantages and returns,
     then `ppo_epochs` passes of `num_minibatches` clipped updates. `critic` is None with the group baseline.
     Returns the step's metrics (TRL's names)."""
-    mask, ctx, B = rollout.response_mask, rollout.context_length, len(rollout)
+    mask, B = rollout.response_mask, len(rollout)
     shared = critic is not None and critic.trunk is None
     device = mask.device
 
     # 1. the rollout as seen by the models before the update
+    logprobs, ref_logprobs, entropy = torch.zeros_like(mask), torch.zeros_like(mask), torch.zeros_like(mask)
+    values = torch.zeros_like(mask)  # [B, T] each
     with torch.no_grad(), autocast(device, config.precision):
-        logprobs, ref_logprobs, values, entropy = [], [], [], []
-        for i in range(0, B, config.forward_batch_size):
-            rows = slice(i, i + config.forward_batch_size)
-            qr, am, resp = rollout.query_responses[rows], rollout.attention_mask[rows], rollout.responses[rows]
+        for rows in rollout.pieces(torch.arange(B, device=device), config.forward_batch_size):
+            qr, am, resp, ctx, t = rollout.rows(rows)
             logits, hidden = forward(actor, qr, am, ctx, config.temperature, hidden=shared)
-            logprobs.append(logprobs_of(logits, resp))
-            entropy.append(entropy_of(logits))
+            logprobs[rows, :t] = logprobs_of(logits, resp)
+            entropy[rows, :t] = entropy_of(logits)
             if critic is not None:
-                values.append(critic_values(critic, hidden, qr, am, ctx).float())
+                values[rows, :t] = critic_values(critic, hidden, qr, am, ctx).float()
             ref_logits, _ = forward(ref, qr, am, ctx, config.temperature)
-            ref_logprobs.append(logprobs_of(ref_logits, resp))
-    logprobs, ref_logprobs, entropy = torch.cat(logprobs), torch.cat(ref_logprobs), torch.cat(entropy)  # [B, T]
+            ref_logprobs[rows, :t] = logprobs_of(ref_logits, resp)
 
     # 2. rewards, advantages, returns
     kl = kl_per_token(logprobs, ref_logprobs) * mask
@@ -527,8 +544,7 @@ def ppo_update(actor: nn.Module, critic: ValueHead | None, ref: nn.Module, optim
     metrics: dict[str, float] = {}
     if critic is None:  # group baseline: one advantage per sample, on each of its tokens
         advantages = group_advantages(rollout.scores - config.kl_coef * seq_kl, rollout.groups)[:, None] * mask
-    else:
-        values = torch.cat(values)  # [B, T], the critic's units (normalised when value_norm)
+    else:  # values are in the critic's units (normalised when value_norm)
         values_raw = moments.denormalize(values) if config.value_norm else values  # reward units
         rewards = token_rewards(rollout.scores, kl, mask, config.kl_coef)
         advantages, returns = gae(rewards, values_raw, mask, config.gamma, config.lam)
@@ -551,28 +567,35 @@ def ppo_update(actor: nn.Module, critic: ValueHead | None, ref: nn.Module, optim
     for _ in range(config.ppo_epochs):
         for mb in torch.randperm(B, generator=generator).split(config.minibatch_size):
             mb = mb.to(device)
-            mb_mask, mb_qr, mb_am = mask[mb], rollout.query_responses[mb], rollout.attention_mask[mb]
-            with autocast(device, config.precision):
-                logits, hidden = forward(actor, mb_qr, mb_am, ctx, config.temperature, hidden=shared)
-                new_logprobs = logprobs_of(logits, rollout.responses[mb])
-                pg_loss, pg_stats = policy_loss(new_logprobs, logprobs[mb], advantages[mb], mb_mask, config.cliprange)
-                loss = pg_loss
-                mb_stats = {"loss/policy_avg": pg_loss, "policy/clipfrac_avg": pg_stats["clipfrac"],
-                            "policy/approxkl_avg": pg_stats["approx_kl"], "val/ratio": pg_stats["ratio"]}
-                if critic is not None:
-                    new_values = critic_values(critic, hidden, mb_qr, mb_am, ctx).float()
-                    vf_loss, vf_clipfrac = value_loss(new_values, values[mb], returns[mb], mb_mask,
-                                                      config.cliprange_value)
-                    loss = loss + config.vf_coef * vf_loss
-                    mb_stats.update({"loss/value_avg": vf_loss, "val/clipfrac_avg": vf_clipfrac})
+            mb_tokens = mask[mb].sum()
+            mb_stats: dict[str, torch.Tensor] = {}
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for rows in rollout.pieces(mb, config.forward_batch_size):
+                # each piece's share of the minibatch's tokens: the accumulated losses are the minibatch's means
+                qr, am, resp, ctx, t = rollout.rows(rows)
+                rows_mask, share = mask[rows, :t], mask[rows].sum() / mb_tokens
+                with autocast(device, config.precision):
+                    logits, hidden = forward(actor, qr, am, ctx, config.temperature, hidden=shared)
+                    pg_loss, pg_stats = policy_loss(logprobs_of(logits, resp), logprobs[rows, :t],
+                                                    advantages[rows, :t], rows_mask, config.cliprange)
+                    loss = pg_loss
+                    piece = {"loss/policy_avg": pg_loss, "policy/clipfrac_avg": pg_stats["clipfrac"],
+                             "policy/approxkl_avg": pg_stats["approx_kl"], "val/ratio": pg_stats["ratio"]}
+                    if critic is not None:
+                        vf_loss, vf_clipfrac = value_loss(critic_values(critic, hidden, qr, am, ctx).float(),
+                                                          values[rows, :t], returns[rows, :t], rows_mask,
+                                                          config.cliprange_value)
+                        loss = loss + config.vf_coef * vf_loss
+                        piece.update({"loss/value_avg": vf_loss, "val/clipfrac_avg": vf_clipfrac})
+                (share * loss).backward()
+                for name, value in piece.items():
+                    mb_stats[name] = mb_stats.get(name, 0.0) + share * value.detach()
             mb_stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(actor_params, config.max_grad_norm)
             if critic is not None:
                 mb_stats["val/grad_norm"] = torch.nn.utils.clip_grad_norm_(critic_params, config.max_grad_norm)
             optimizer.step()
             for name, value in mb_stats.items():
-                stats.setdefault(name, []).append(float(value.detach()))
+                stats.setdefault(name, []).append(float(value))
 
     metrics.update({name: sum(v) / len(v) for name, v in stats.items()})
     group_scores: dict[int, set[float]] = {}

@@ -9,7 +9,7 @@ draws the same random numbers, so two checkpoints differ by what the weights do,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,8 +48,8 @@ def select(problems: Sequence[Problem], config: ValidationConfig) -> list[Proble
 
 
 def sample_and_judge(generator: Any, problems: Sequence[Problem], params: SamplingParams, executor: Any,
-                     prompts_per_call: int) -> tuple[list[Sample], list[SampleVerdict], list[Any]]:
-    """`params.n` samples per problem, judged on all tests; each chunk of `prompts_per_call` problems goes to the
+                     prompts_per_call: int, tests: str = "all") -> tuple[list[Sample], list[SampleVerdict], list[Any]]:
+    """`params.n` samples per problem, judged on `tests`; each chunk of `prompts_per_call` problems goes to the
     sandbox while the next is generated. Chunk c is sampled with seed `params.seed + c`, as `sample_problems`
     does. Returns (samples, verdicts, the executor's stats of each chunk)."""
     samples: list[Sample] = []
@@ -58,15 +58,15 @@ def sample_and_judge(generator: Any, problems: Sequence[Problem], params: Sampli
         chunk = problems[start:start + prompts_per_call]
         seed = None if params.seed is None else params.seed + c
         chunk_samples = sample_problems(generator, chunk, replace(params, seed=seed), prompts_per_call, progress=False)
-        futures.append(executor.submit(chunk, chunk_samples, tests="all"))
+        futures.append(executor.submit(chunk, chunk_samples, tests=tests))
         samples += chunk_samples
     verdicts = [v for f in futures for v in f.result()]
     return samples, verdicts, [f.stats for f in futures if f.stats is not None]
 
 
-def validate(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
-             config: ValidationConfig) -> dict[str, float]:
-    """`eval/pass@k` and `eval/pass_rate` of `model` on `problems` (all tests), sampled in eval mode."""
+def judge(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
+          config: ValidationConfig) -> list[SampleVerdict]:
+    """`config.samples` samples per problem from `model` (in eval mode, seeded), judged on all tests."""
     was_training = model.training
     model.eval()
     params = SamplingParams(n=config.samples, temperature=config.temperature, top_k=config.top_k,
@@ -75,6 +75,22 @@ def validate(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: 
     _, verdicts, _ = sample_and_judge(generator, problems, params, executor,
                                       max(1, config.batch_size // config.samples))
     model.train(was_training)
+    return verdicts
+
+
+def pass_rates(verdicts: Iterable[SampleVerdict]) -> dict[str, float]:
+    """Each problem's share of passing samples: what paired comparisons (the same problems and sampling seeds,
+    before and after, or SFT and a method) subtract problem by problem."""
+    passed: dict[str, list[bool]] = {}
+    for v in verdicts:
+        passed.setdefault(v.problem_id, []).append(v.all_passed)
+    return {pid: sum(x) / len(x) for pid, x in passed.items()}
+
+
+def validate(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
+             config: ValidationConfig) -> dict[str, float]:
+    """`eval/pass@k` and `eval/pass_rate` of `model` on `problems` (all tests)."""
+    verdicts = judge(model, tokenizer, problems, executor, config)
     result = evaluate(problems, verdicts, ks=config.ks, bootstrap=0)
     metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
     metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))

@@ -300,6 +300,32 @@ def test_ppo_update_raises_the_rewarded_response_and_lowers_the_other(tiny_polic
     assert ("loss/value_avg" in metrics) == (critic is not None)
 
 
+def test_computing_a_minibatch_in_pieces_gives_the_same_update(tiny_policy) -> None:
+    """`forward_batch_size` is speed only: pieces of similar length, the gradient accumulated by token share,
+    make the same step as the whole minibatch at once."""
+    import copy
+
+    actor, tokenizer = tiny_policy
+    gens = fixed_generations(tokenizer, "Read two integers and print their sum.\n",
+                             ["a, b = map(int, input().split())\nprint(a + b)\n", "print(input())\n",
+                              "n = int(input())\nprint(n * 2)\n", "print(1)\n"])
+    rollout = build_rollout(gens, [10.0, 0.0, 0.0, 10.0], [0, 0, 1, 1], tokenizer.pad_token_id, torch.device("cpu"))
+    after = []
+    for pieces in (4, 1):
+        config = PPOConfig(large_batch=False, batch_size=4, samples_per_prompt=2, num_minibatches=1,
+                           forward_batch_size=pieces)
+        model = copy.deepcopy(actor)
+        critic = make_critic(model, config)
+        torch.manual_seed(0)
+        critic.head.reset_parameters()
+        sgd = torch.optim.SGD([*model.parameters(), *critic.parameters()], lr=0.1)  # Adam would magnify round-off
+        ppo_update(model, critic, copy.deepcopy(actor), sgd, RunningMoments(), rollout, config, 1)
+        after.append(model.state_dict())
+    for name in after[0]:
+        torch.testing.assert_close(after[0][name], after[1][name], rtol=1e-4, atol=1e-6)
+    assert any(not torch.equal(after[0][name], actor.state_dict()[name]) for name in after[0])
+
+
 def test_value_clip_compares_values_in_the_units_the_critic_produced_them_in(tiny_policy) -> None:
     """With value normalisation, the first update must not clip values that have not moved. At lr 0 nothing
     moves, so the new values equal the old ones and the clip is inactive everywhere (the old code re-expressed the
@@ -459,16 +485,10 @@ def test_spread_keeps_every_family_of_a_split_stored_family_by_family() -> None:
 
 def pass_rates(model, tokenizer, problems, executor, samples: int, seed: int) -> dict[str, float]:
     """Each problem's share of passing samples, from a fixed sampling seed (the same draws before and after)."""
-    from codelhf.generation.base import SamplingParams
-    from codelhf.generation.hf import HFGenerator
-    from codelhf.train.validation import sample_and_judge
+    from codelhf.train import validation
 
-    params = SamplingParams(n=samples, temperature=1.0, top_k=200, max_new_tokens=160, seed=seed)
-    _, verdicts, _ = sample_and_judge(HFGenerator(model, tokenizer, batch_size=64), problems, params, executor, 8)
-    passed: dict[str, list[bool]] = {}
-    for v in verdicts:
-        passed.setdefault(v.problem_id, []).append(v.all_passed)
-    return {pid: sum(x) / len(x) for pid, x in passed.items()}
+    config = validation.ValidationConfig(samples=samples, seed=seed)
+    return validation.pass_rates(validation.judge(model, tokenizer, problems, executor, config))
 
 
 OVERFIT_OVERRIDES = ["total_steps=20", "large_batch=false", "batch_size=32", "samples_per_prompt=8",
