@@ -90,8 +90,8 @@ class StudyConfig:
     """Methods to run and compare (SFT is the starting point of the others and is always evaluated)."""
     seeds: tuple[int, ...] = (1,)
     """One run per method and seed (training seed and test sampling seed); evaluation pools the seeds per problem."""
-    budget: int = 1024
-    """Training samples (programs generated and executed) per RL method and seed (16 PPO steps of 64)."""
+    budget: int = 768
+    """Training samples (programs generated and executed) per RL method and seed (12 PPO steps of 64)."""
     backend: str = "docker"
     """Executor backend for training and evaluation: docker (sandboxed) or local (host, weaker isolation)."""
     exec_workers: int | None = None
@@ -104,8 +104,9 @@ class StudyConfig:
     train_split: str = "train"
     val_split: str = "validation"
     test_split: str = "test"
-    validation: ValidationConfig = field(default_factory=ValidationConfig)
-    """Validation of every method's checkpoints (and of SFT, once): all validation problems by default."""
+    validation: ValidationConfig = field(default_factory=lambda: ValidationConfig(samples=2))
+    """Validation of every method's checkpoints (and of SFT, once): all validation problems, 2 samples each (352
+    samples with one seed for every checkpoint: the choice between a method's start and end is paired)."""
     checkpoints: int = 1
     """Validated checkpoints of every method after the start, evenly spaced, the last included (steps for PPO,
     rounds for DPO-Iter; one-round DPO has only its end); the best on validation, the start included, is the one
@@ -283,9 +284,10 @@ def _choice_note(best: int, last: int, unit: str) -> str:
 
 
 def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequence[Problem], executor: Any,
-                        out: Path, seed: int) -> tuple[list[SampleVerdict], list[Any]]:
-    """Verdicts of one checkpoint's samples on the test problems (cached in `out`), and the executor's stats of
-    the batches run now (none when read back)."""
+                        out: Path, seed: int, cache: dict) -> tuple[list[SampleVerdict], list[Any]]:
+    """Verdicts of one checkpoint's samples on the test problems (kept in `out`), and the executor's stats of
+    the batches run now (none when read back). A program another checkpoint already wrote for the same problem
+    takes its verdict from `cache` (the same program on the same tests gets the same verdict)."""
     if (out / "verdicts.jsonl").exists():
         return load_verdicts(out / "verdicts.jsonl"), []
     generator = make_generator(str(checkpoint), backend=_generation_backend(config), device=config.device,
@@ -293,7 +295,7 @@ def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequenc
     params = SamplingParams(n=config.eval_samples, temperature=config.eval_temperature, top_k=config.top_k,
                             max_new_tokens=config.max_new_tokens, seed=seed)
     samples, verdicts, stats = sample_and_judge(generator, problems, params, executor,
-                                                max(1, 64 // config.eval_samples))
+                                                max(1, 64 // config.eval_samples), cache=cache)
     save_samples(out / "samples.jsonl", samples)
     save_verdicts(out / "verdicts.jsonl", verdicts)
     return verdicts, stats
@@ -386,7 +388,8 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
 
     verdicts: dict[str, list[list[SampleVerdict]]] = {}
     exec_programs = exec_tests = 0
-    exec_seconds = 0.0
+    eval_start = time.time()
+    cache: dict = {}  # (problem, program) → verdict, shared by every checkpoint's evaluation
     with Executor(backend=config.backend, workers=config.exec_workers) as executor:
         for method, runs in trained.items():
             # SFT has one checkpoint, sampled once per seed with that seed: every method pairs with it sample by
@@ -394,12 +397,13 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
             for seed, info in zip(config.seeds, runs * len(config.seeds) if method == "sft" else runs):
                 same_as_sft = method != "sft" and info["checkpoint"] == str(sft_path)
                 out = run_dir / "eval" / ("sft" if same_as_sft else method) / f"seed{seed}"
-                seed_verdicts, stats = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor, out, seed)
+                seed_verdicts, stats = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor, out, seed,
+                                                           cache)
                 exec_programs += sum(s.programs for s in stats)
                 exec_tests += sum(s.tests for s in stats)
-                exec_seconds += sum(s.seconds for s in stats)
                 verdicts.setdefault(method, []).append(seed_verdicts)
         workers = executor.n_workers
+    eval_s = time.time() - eval_start
 
     groups = family_groups(test, train)
     sft_pooled = pool(verdicts["sft"], config.eval_samples)
@@ -436,9 +440,7 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
         "methods": methods,
         "timing": {"total_s": round(time.time() - start, 1), "machine": _machine(),
                    "load_average": round(os.getloadavg()[0], 1), "backend": config.backend, "workers": workers,
-                   "exec_programs": exec_programs, "exec_tests": exec_tests,
-                   "exec_programs_per_s": exec_programs / max(exec_seconds, 1e-9),
-                   "exec_tests_per_s": exec_tests / max(exec_seconds, 1e-9)},
+                   "exec_programs": exec_programs, "exec_tests": exec_tests, "eval_s": round(eval_s, 1)},
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     return write_report(run_dir)

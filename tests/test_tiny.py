@@ -58,12 +58,13 @@ def test_tiny_checkpoint_samples_through_the_cli_and_the_python_api_alike(tmp_pa
     assert [s.metadata["text"] for s in from_api] == [s.metadata["text"] for s in from_cli]
 
 
-def test_cli_sample_rejects_an_unknown_backend_and_a_missing_model(tmp_path):
+def test_cli_sample_rejects_an_unknown_sampler_and_a_missing_model(tmp_path):
     base = [sys.executable, "-m", "codelhf.cli", "sample", "--problems", "bundled", "--split", "test", "--limit", "1",
             "--out", str(tmp_path / "s.jsonl")]
-    done = subprocess.run(base + ["--backend", "nope"], check=False, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(base + ["--sampler", "nope"], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown sampling backend" in done.stderr
-    done = subprocess.run(base + ["--model", str(tmp_path / "missing")], check=False, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(base + ["--model", str(tmp_path / "missing")], check=False, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 2 and "cannot load model" in done.stderr
 
 

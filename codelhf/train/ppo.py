@@ -96,8 +96,9 @@ class PPOConfig:
     """Minibatches per rollout batch (paper: 4)."""
     ppo_epochs: int = 1
     """Passes over each rollout batch (not stated in the paper; 1 keeps the update close to on-policy)."""
-    generation_batch_size: int = 32
-    """Samples per generation call; execution of one chunk overlaps generation of the next."""
+    generation_batch_size: int = 16
+    """Samples per generation call; execution of one chunk overlaps generation of the next (small chunks leave
+    less to wait for at the end of a rollout)."""
     overlap: bool = True
     """Send each chunk to the sandbox while the next one is generated (off: wait for each chunk's verdicts)."""
     forward_batch_size: int = 8

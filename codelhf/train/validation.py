@@ -19,7 +19,7 @@ from codelhf.generation.hf import HFGenerator
 from codelhf.generation.sampling import sample_problems
 from codelhf.problems import Problem, spread
 from codelhf.samples import Sample
-from codelhf.verdicts import SampleVerdict
+from codelhf.verdicts import SampleVerdict, Status
 
 TEMPERATURE = 1.0
 """The default validation (and study evaluation) temperature of every trainer: the sampling temperature PPO
@@ -48,20 +48,40 @@ def select(problems: Sequence[Problem], config: ValidationConfig) -> list[Proble
 
 
 def sample_and_judge(generator: Any, problems: Sequence[Problem], params: SamplingParams, executor: Any,
-                     prompts_per_call: int, tests: str = "all") -> tuple[list[Sample], list[SampleVerdict], list[Any]]:
+                     prompts_per_call: int, tests: str = "all",
+                     cache: dict[tuple, SampleVerdict] | None = None) -> tuple[list[Sample], list[SampleVerdict],
+                                                                              list[Any]]:
     """`params.n` samples per problem, judged on `tests`; each chunk of `prompts_per_call` problems goes to the
     sandbox while the next is generated. Chunk c is sampled with seed `params.seed + c`, as `sample_problems`
-    does. Returns (samples, verdicts, the executor's stats of each chunk)."""
+    does. Returns (samples, verdicts, the executor's stats of each chunk).
+
+    With a `cache`, a program already judged on the same problem and tests (by an earlier call: say SFT's samples,
+    which a method sampled with the same seeds often repeats word for word) takes its verdict from there instead of
+    running again; the executor's verdicts go into the cache (system errors excepted)."""
     samples: list[Sample] = []
-    futures = []
+    chunks = []  # (samples of the chunk, their cached verdicts or None, the future judging the others)
     for c, start in enumerate(range(0, len(problems), prompts_per_call)):
         chunk = problems[start:start + prompts_per_call]
         seed = None if params.seed is None else params.seed + c
         chunk_samples = sample_problems(generator, chunk, replace(params, seed=seed), prompts_per_call, progress=False)
-        futures.append(executor.submit(chunk, chunk_samples, tests=tests))
+        known = [cache.get(_key(s, tests)) if cache is not None else None for s in chunk_samples]
+        fresh = [s for s, v in zip(chunk_samples, known) if v is None]
+        chunks.append((chunk_samples, known, executor.submit(chunk, fresh, tests=tests) if fresh else None))
         samples += chunk_samples
-    verdicts = [v for f in futures for v in f.result()]
-    return samples, verdicts, [f.stats for f in futures if f.stats is not None]
+    verdicts: list[SampleVerdict] = []
+    for chunk_samples, known, future in chunks:
+        judged = iter(future.result() if future is not None else [])
+        for sample, verdict in zip(chunk_samples, known):
+            if verdict is None:
+                verdict = next(judged)
+                if cache is not None and verdict.status != Status.SE:
+                    cache[_key(sample, tests)] = verdict
+            verdicts.append(replace(verdict, sample_index=sample.sample_index))
+    return samples, verdicts, [future.stats for _, _, future in chunks if future is not None and future.stats]
+
+
+def _key(sample: Sample, tests: str) -> tuple:
+    return sample.problem_id, tests, sample.language, sample.program, sample.completion
 
 
 def judge(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: Any,
