@@ -90,6 +90,33 @@ def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_paired(results: dict[str, Any], path: Path) -> bool:
+    """Each method's paired pass@1 difference from SFT with its 95% interval, overall and per family group."""
+    methods = [m for m in _methods(results) if "paired" in results["methods"][m]]
+    if not methods:
+        return False
+    groups = ["all"] + _groups(results)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(groups)
+    for g, group in enumerate(groups):
+        pairs = [results["methods"][m]["paired"].get(group, {}) for m in methods]
+        xs = [i + (g - (len(groups) - 1) / 2) * width for i in range(len(methods))]
+        diffs = [100 * p.get("diff", 0.0) for p in pairs]
+        errors = [[d - 100 * p.get("ci", [0, 0])[0] for d, p in zip(diffs, pairs)],
+                  [100 * p.get("ci", [0, 0])[1] - d for d, p in zip(diffs, pairs)]]
+        ax.bar(xs, diffs, width, yerr=errors, capsize=3, label=GROUP_LABELS.get(group, "all problems"))
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(methods)), [_label(m) for m in methods])
+    ax.set_ylabel("pass@1 − SFT's pass@1 (points)")
+    ax.set_title("Paired difference from SFT on the held-out test split (95% CI)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def plot_learning_curves(results: dict[str, Any], path: Path) -> bool:
     """Validation pass rate against training samples and against wall time; False when no method has a curve."""
     curves = {m: results["methods"][m].get("curve") or [] for m in _methods(results)}
@@ -309,7 +336,7 @@ def _method_notes(results: dict[str, Any]) -> str:
     return "\n\n".join(lines) + "\n\n"
 
 
-def render_markdown(results: dict[str, Any], has_curves: bool) -> str:
+def render_markdown(results: dict[str, Any], has_curves: bool, has_paired: bool = False) -> str:
     info = results.get("info", {})
     header = (f"# codelhf study: SFT vs PPO vs DPO\n\n"
               f"Model `{info.get('model', '?')}` on `{info.get('problems', '?')}`: "
@@ -326,6 +353,7 @@ def render_markdown(results: dict[str, Any], has_curves: bool) -> str:
         " sampling luck cancels), with a 95% bootstrap interval over problems; seen families occur in the train"
         " split, held-out families do not.\n\n"),
         _paired_table(results) + "\n\n" + ranking(results) + "\n\n",
+        "![paired differences](paired.png)\n\n" if has_paired else "",
     ]
     if has_curves:
         sections.append("## Learning curves\n\n![learning curves](learning_curves.png)\n\n")
@@ -359,8 +387,9 @@ def write_report(run_dir: str | Path) -> Path:
     results = json.loads((run_dir / "results.json").read_text())
     plot_pass_at_k(results, run_dir / "pass_at_k.png")
     has_curves = plot_learning_curves(results, run_dir / "learning_curves.png")
+    has_paired = plot_paired(results, run_dir / "paired.png")
     plot_verdicts(results, run_dir / "verdicts.png")
-    md = render_markdown(results, has_curves)
+    md = render_markdown(results, has_curves, has_paired)
     (run_dir / "report.md").write_text(md)
     html = MarkdownIt("commonmark").enable("table").render(md)
     (run_dir / "report.html").write_text(HTML_PAGE.format(body=html))
