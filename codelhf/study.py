@@ -99,8 +99,9 @@ class StudyConfig:
     """Sampler for evaluation: hf, vllm, or auto (vllm when installed and a GPU is present, else hf)."""
     device: str | None = None
     torch_threads: int = 0
-    """CPU threads for torch; 0: half the cores, since the sandbox's workers need the other half (on a loaded
-    CPU, torch threads that compete with the sandbox spin and make sampling many times slower)."""
+    """CPU threads for torch while sampling; 0: half the cores, since the sandbox's workers need the other half (on
+    a loaded CPU, torch threads that compete with the sandbox spin and make sampling many times slower). Updates,
+    when the sandbox is idle, use every core."""
     train_split: str = "train"
     val_split: str = "validation"
     test_split: str = "test"
@@ -159,7 +160,8 @@ STUDY_OWNED = {
     # nested setting: the study setting that decides it
     "model": "model", "problems": "problems", "train_split": "train_split", "val_split": "val_split",
     "train_limit": "the whole train split", "seed": "seeds", "device": "device", "torch_threads": "torch_threads",
-    "backend": "backend", "exec_workers": "exec_workers", "validation": "validation", "total_steps": "budget",
+    "update_threads": "torch_threads", "backend": "backend", "exec_workers": "exec_workers",
+    "validation": "validation", "total_steps": "budget",
     "eval_every": "checkpoints", "save_every": "checkpoints", "prompts_per_round": "budget",
     "pairs_from": "the arm (dpo_offline uses the dataset's pairs)",
 }
@@ -175,7 +177,7 @@ def _check_not_overridden(name: str, nested: Any) -> None:
                             f"set {owner} instead" if owner in StudyConfig.__dataclass_fields__ else
                             f"drop {name}.{key}")
     if name == "dpo_iter":
-        for key in ("seed", "device", "torch_threads"):
+        for key in ("seed", "device", "torch_threads", "update_threads"):
             if getattr(nested.dpo, key) != getattr(default.dpo, key):
                 raise UserError(f"dpo_iter.dpo.{key} is set, but the study decides it for every method",
                                 f"set {STUDY_OWNED[key]} instead")
@@ -240,7 +242,7 @@ def run_ppo(config: StudyConfig, arm: str, sft_path: Path, seed: int, out: Path,
     steps = max(1, config.budget // base.rollout_batch_size)
     ppo = replace(base, model=str(sft_path), seed=seed, backend=config.backend, exec_workers=config.exec_workers,
                   total_steps=steps, eval_every=max(1, steps // config.checkpoints), save_every=steps,
-                  validation=config.validation, device=config.device)
+                  validation=config.validation, device=config.device, update_threads=os.cpu_count())
     t0 = time.time()
     result = train_ppo(ppo, out, policy=load_policy(str(sft_path), device=config.device, dtype=torch.float32),
                        train_problems=train, val_problems=val, initial_validation=initial)
@@ -264,7 +266,7 @@ def run_dpo(config: StudyConfig, arm: str, sft_path: Path, seed: int, out: Path,
                        eval_every=max(1, rounds // config.checkpoints),
                        pairs_from="dataset" if arm == "dpo_offline" else "samples", backend=config.backend,
                        exec_workers=config.exec_workers, validation=config.validation, device=config.device,
-                       dpo=replace(base.dpo, seed=seed))
+                       dpo=replace(base.dpo, seed=seed, update_threads=os.cpu_count() or 0))
     t0 = time.time()
     result = train_dpo_iter(dpo_iter, out, policy=load_policy(str(sft_path), device=config.device,
                                                               dtype=torch.float32),

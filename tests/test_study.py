@@ -40,7 +40,8 @@ def test_study_small_budget_end_to_end(tmp_path):
     proc = _cli("study", "--out", str(run), *[a for s in SMALL for a in ("--set", s)])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    for name in ("report.md", "report.html", "results.json", "pass_at_k.png", "verdicts.png", "learning_curves.png"):
+    for name in ("report.md", "report.html", "results.json", "pass_at_k.png", "verdicts.png", "learning_curves.png",
+                 "paired.png"):
         assert (run / name).exists(), name
     report = (run / "report.md").read_text()
     results = json.loads((run / "results.json").read_text())

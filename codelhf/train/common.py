@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -43,6 +43,19 @@ def float32_weights(model: Any) -> Any:
     if any(p.dtype != torch.float32 for p in model.parameters()):
         model.float()
     return model
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's CPU threads set to `n` inside the block, restored after (None: unchanged). Trainers give their
+    update every core: the sandbox is idle while the policy learns, but needs its share while samples run."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def lr_multiplier(step: int, total_steps: int, warmup_steps: int, floor: float = 0.0) -> float:

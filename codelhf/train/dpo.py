@@ -45,6 +45,7 @@ from codelhf.train.common import (
     float32_weights,
     lr_multiplier,
     pick_device,
+    torch_threads,
 )
 from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
 from codelhf.train.validation import ValidationConfig, sample_and_judge, select, validate
@@ -97,6 +98,8 @@ class DPOConfig:
     """Write the trained model with `save_pretrained` to `<out>/final`."""
     torch_threads: int = 0
     """CPU threads for torch (0: torch's default). One is much faster on a small, busy machine."""
+    update_threads: int = 0
+    """CPU threads for torch while DPO trains, when no sandbox runs (0: as torch_threads)."""
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -212,6 +215,12 @@ def train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], confi
     `ref_model` None means the reference is `model` as it is now (computed before the first update), or the model
     named by `config.reference`. `logger` and `step_offset` let DPO-Iter log every round on one time axis.
     The policy stays in eval mode throughout (no dropout), as its reference log-probs were computed."""
+    with torch_threads(config.update_threads):
+        return _train_dpo(model, tokenizer, pairs, config, out_dir, ref_model, logger, step_offset)
+
+
+def _train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], config: DPOConfig, out_dir: str | Path,
+               ref_model: Any, logger: MetricsLogger | None, step_offset: int) -> DPOResult:
     if not pairs:
         raise UserError("no preference pairs to train on",
                         "check the pairs file, or the samples: pairs need a passing and a failing program")

@@ -46,7 +46,7 @@ from codelhf.problems import Problem, problems_for_step, spread
 from codelhf.prompting import STOP, build_prompt, extract_code
 from codelhf.rewards import RewardConfig, is_scorable, rewards_from_verdicts
 from codelhf.samples import Sample
-from codelhf.train.common import autocast, check_precision, float32_weights
+from codelhf.train.common import autocast, check_precision, float32_weights, torch_threads
 from codelhf.train.validation import ValidationConfig, select, validate
 from codelhf.verdicts import SampleVerdict, count_statuses
 
@@ -80,6 +80,8 @@ class PPOConfig:
     weights, optimizer state and reference are float32 in every case."""
     torch_threads: int | None = None
     """CPU threads for torch (None: torch's default). 1 is fastest on a machine whose cores are busy already."""
+    update_threads: int | None = None
+    """CPU threads for torch during the update, when the sandbox is idle (None: as torch_threads)."""
 
     # budget and batches
     total_steps: int = 40
@@ -751,7 +753,8 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
             if keep:
                 rollout = build_rollout([generations[i] for i in keep], scores,
                                         [i // config.samples_per_prompt for i in keep], pad_id, device)
-                metrics = ppo_update(actor, critic, ref, optimizer, moments, rollout, config, step)
+                with torch_threads(config.update_threads):
+                    metrics = ppo_update(actor, critic, ref, optimizer, moments, rollout, config, step)
                 result.updates += updates_per_step
                 if config.ref_ema:
                     ema_update(ref, actor, config.ref_ema_eta)

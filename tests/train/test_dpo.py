@@ -198,6 +198,6 @@ def test_shipped_dpo_iter_config_loads():
     from codelhf.train.dpo import DPOIterConfig
 
     path = Path(__file__).parents[2] / "codelhf" / "configs" / "dpo_iter_tiny.yaml"
-    config = load_config(DPOIterConfig, path, ["dpo.lr=1e-4"])
-    assert config.samples_per_prompt == 5 and config.dpo.beta == 0.1 and config.dpo.lr == 1e-4
+    config = load_config(DPOIterConfig, path, ["dpo.lr=3e-5"])
+    assert config.samples_per_prompt == 5 and config.dpo.beta == 0.1 and config.dpo.lr == 3e-5
     assert config.pairs.reference_when_none_pass and config.validation.ks == (1,)
