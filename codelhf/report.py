@@ -310,7 +310,8 @@ def _timing_section(results: dict[str, Any]) -> str:
     lines = ["## Time and executor throughput", ""]
     if "total_s" in t:
         load = f" (load average {t['load_average']} at the end)" if "load_average" in t else ""
-        lines.append(f"- Whole study: {t['total_s']:.0f} s on {t.get('machine', 'this machine')}{load}.")
+        what = "This resumed run (its earlier stages not counted)" if t.get("resumed") else "Whole study"
+        lines.append(f"- {what}: {t['total_s']:.0f} s on {t.get('machine', 'this machine')}{load}.")
     for m in _methods(results):
         tr = results["methods"][m].get("train", {})
         if m != "sft" and "wall_s" in tr:

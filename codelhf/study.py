@@ -357,8 +357,9 @@ def paired_difference(method: Sequence[SampleVerdict], sft: Sequence[SampleVerdi
         return {"n_problems": 0}
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1) if len(d) > 1 else d
-    low, high = np.quantile(means, [0.025, 0.975])
-    return {"n_problems": len(d), "diff": float(d.mean()), "ci": [float(low), float(high)],
+    low, high = np.quantile(means, [0.025, 0.975])  # rounded: a mean of exact zeros must read 0, not 3e-18
+    return {"n_problems": len(d), "diff": round(float(d.mean()), 12),
+            "ci": [round(float(low), 12), round(float(high), 12)],
             "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
 
 
@@ -378,6 +379,7 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     val = select(load_problems(config.problems, split=config.val_split), config.validation)
     test = spread(load_problems(config.problems, split=config.test_split), config.test_limit)
 
+    resumed = (run_dir / "sft" / "validation" / "done.json").exists()  # earlier stages' time is not counted below
     sft_path, sft_info = run_sft(config, run_dir, train)
     initial = validate_sft(config, sft_path, val, run_dir)
     trained: dict[str, list[dict[str, Any]]] = {"sft": [{**sft_info, "checkpoint": str(sft_path), "curve": []}]}
@@ -440,7 +442,7 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
                  "date": datetime.now().isoformat(" ", "seconds")},
         "sft_validation": initial,
         "methods": methods,
-        "timing": {"total_s": round(time.time() - start, 1), "machine": _machine(),
+        "timing": {"total_s": round(time.time() - start, 1), "resumed": resumed, "machine": _machine(),
                    "load_average": round(os.getloadavg()[0], 1), "backend": config.backend, "workers": workers,
                    "exec_programs": exec_programs, "exec_tests": exec_tests, "eval_s": round(eval_s, 1)},
     }
