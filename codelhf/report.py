@@ -69,25 +69,36 @@ def _n_at_k_keys(results: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
-    methods, ks = _methods(results), _ks(results)
+def _bars(path: Path, ticks: list[str], series: list[tuple[str, list[float], list[float], list[float]]],
+          ylabel: str, title: str) -> None:
+    """Grouped bars with 95% intervals as error bars: `series` holds (label, values, lows, highs), one per tick."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / max(1, len(methods))
-    for i, m in enumerate(methods):
-        ev = results["methods"][m]["eval"]
-        values = [100 * ev[k] for k in ks]
-        errors = [[100 * (ev[k] - ev.get(f"{k}_ci", [ev[k], ev[k]])[0]) for k in ks],
-                  [100 * (ev.get(f"{k}_ci", [ev[k], ev[k]])[1] - ev[k]) for k in ks]]
-        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(ks))]
-        ax.bar(xs, values, width, yerr=errors, capsize=3, label=_label(m))
-    ax.set_xticks(range(len(ks)), ks)
-    ax.set_ylabel("% of held-out problems solved")
-    ax.set_title("pass@k on the held-out test split (95% bootstrap CI)")
+    width = 0.8 / max(1, len(series))
+    for i, (label, values, lows, highs) in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(ticks))]
+        errors = [[v - lo for v, lo in zip(values, lows)], [hi - v for v, hi in zip(values, highs)]]
+        ax.bar(xs, values, width, yerr=errors, capsize=3, label=label)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(ticks)), ticks)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
+    series = []
+    for m in _methods(results):
+        ev = results["methods"][m]["eval"]
+        ks = _ks(results)
+        intervals = [ev.get(f"{k}_ci", [ev[k], ev[k]]) for k in ks]
+        series.append((_label(m), [100 * ev[k] for k in ks], [100 * lo for lo, _ in intervals],
+                       [100 * hi for _, hi in intervals]))
+    _bars(path, _ks(results), series, "% of held-out problems solved",
+          "pass@k on the held-out test split (95% bootstrap CI)")
 
 
 def plot_paired(results: dict[str, Any], path: Path) -> bool:
@@ -95,25 +106,14 @@ def plot_paired(results: dict[str, Any], path: Path) -> bool:
     methods = [m for m in _methods(results) if "paired" in results["methods"][m]]
     if not methods:
         return False
-    groups = ["all"] + _groups(results)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(groups)
-    for g, group in enumerate(groups):
+    series = []
+    for group in ["all"] + _groups(results):
         pairs = [results["methods"][m]["paired"].get(group, {}) for m in methods]
-        xs = [i + (g - (len(groups) - 1) / 2) * width for i in range(len(methods))]
-        diffs = [100 * p.get("diff", 0.0) for p in pairs]
-        errors = [[d - 100 * p.get("ci", [0, 0])[0] for d, p in zip(diffs, pairs)],
-                  [100 * p.get("ci", [0, 0])[1] - d for d, p in zip(diffs, pairs)]]
-        ax.bar(xs, diffs, width, yerr=errors, capsize=3, label=GROUP_LABELS.get(group, "all problems"))
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(methods)), [_label(m) for m in methods])
-    ax.set_ylabel("pass@1 − SFT's pass@1 (points)")
-    ax.set_title("Paired difference from SFT on the held-out test split (95% CI)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        pairs = [p if "diff" in p else {"diff": 0.0, "ci": [0.0, 0.0]} for p in pairs]
+        series.append((GROUP_LABELS.get(group, "all problems"), [100 * p["diff"] for p in pairs],
+                       [100 * p["ci"][0] for p in pairs], [100 * p["ci"][1] for p in pairs]))
+    _bars(path, [_label(m) for m in methods], series, "pass@1 − SFT's pass@1 (points)",
+          "Paired difference from SFT on the held-out test split (95% CI)")
     return True
 
 
