@@ -51,8 +51,9 @@ def execute(
         console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
                       "weaker than the docker sandbox; use it only for code you trust")
     with Executor(backend=backend, workers=workers, tests=tests) as ex:
-        verdicts = ex.run(problem_list, sample_list)
-        stats = ex.last_stats
+        future = ex.submit(problem_list, sample_list)
+        verdicts = ex.wait(future)
+        stats = future.stats
     if out:
         save_verdicts(out, verdicts)
     summary = {"samples": len(verdicts), "all_passed": sum(v.all_passed for v in verdicts),

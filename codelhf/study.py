@@ -190,13 +190,14 @@ def run_dpo_iter(config: StudyConfig, sft_path: Path, seed: int, out: Path, trai
 
 
 def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequence[Problem], executor: Any,
-                        out: Path, seed: int) -> list[Any]:
-    """Verdicts of one checkpoint's samples on the test problems (samples and verdicts cached in `out`)."""
+                        out: Path, seed: int) -> tuple[list[Any], Any]:
+    """Verdicts of one checkpoint's samples on the test problems (samples and verdicts cached in `out`), and the
+    execution stats (None when read back from the cache)."""
     from codelhf.samples import save_samples
     from codelhf.verdicts import load_verdicts, save_verdicts
 
     if (out / "verdicts.jsonl").exists():
-        return load_verdicts(out / "verdicts.jsonl")
+        return load_verdicts(out / "verdicts.jsonl"), None
     from codelhf.generation import make_generator
     from codelhf.generation.base import SamplingParams
     from codelhf.generation.sampling import sample_problems
@@ -205,10 +206,11 @@ def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequenc
     params = SamplingParams(n=config.eval_samples, temperature=config.eval_temperature, top_k=config.top_k,
                             max_new_tokens=config.max_new_tokens, seed=seed)
     samples = sample_problems(generator, problems, params)
-    verdicts = executor.run(problems, samples)
+    future = executor.submit(problems, samples)
+    verdicts = executor.wait(future)
     save_samples(out / "samples.jsonl", samples)
     save_verdicts(out / "verdicts.jsonl", verdicts)
-    return verdicts
+    return verdicts, future.stats
 
 
 def _generation_backend(config: StudyConfig) -> str:
@@ -284,13 +286,12 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
             verdicts_by_seed = []
             # SFT has one checkpoint; it is sampled once per seed so every method pools the same number of samples
             for seed, info in zip(config.seeds, runs * len(config.seeds) if method == "sft" else runs):
-                executor.last_stats = None
-                verdicts = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor,
-                                               run_dir / "eval" / method / f"seed{seed}", seed)
-                if executor.last_stats is not None:  # executed now, not read back from an earlier run
-                    exec_programs += executor.last_stats.programs
-                    exec_tests += executor.last_stats.tests
-                    exec_seconds += executor.last_stats.seconds
+                verdicts, stats = evaluate_checkpoint(config, Path(info["checkpoint"]), test, executor,
+                                                      run_dir / "eval" / method / f"seed{seed}", seed)
+                if stats is not None:  # executed now, not read back from an earlier run
+                    exec_programs += stats.programs
+                    exec_tests += stats.tests
+                    exec_seconds += stats.seconds
                 verdicts_by_seed.append(verdicts)
             summary = summarize(test, verdicts_by_seed, config)
             (run_dir / "eval" / method / "summary.json").write_text(json.dumps(summary, indent=2))

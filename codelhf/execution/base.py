@@ -71,7 +71,15 @@ class Worker(Protocol):
 
 
 class Backend(Protocol):
+    """Starts workers. Every registered backend is constructed as `Backend(limits=Limits(...), **options)`.
+
+    `limits` are the largest per-test limits any job of the run will ask for; a backend that sizes its sandboxes by
+    them (docker: container memory and pids) reads them when it starts a worker. The executor raises them before a
+    batch that needs more, and replaces the workers started under the smaller ones; a backend with nothing to size
+    keeps them only to satisfy this contract."""
+
     name: str
+    limits: Limits
 
     def start_worker(self, slot: int) -> Worker:
         """Start runner number `slot` (0..workers-1) and wait for its ready frame."""

@@ -32,8 +32,14 @@ from codelhf.execution.stream import StreamWorker
 LABEL = "codelhf.sandbox"
 OWNER_LABEL = "codelhf.owner"
 HOST_LABEL = "codelhf.host"
-PROGRAM_UID_BASE = 20000
-"""Programs in slot k run as uid 20000+k: RLIMIT_NPROC and kill(-1) of one container never reach another's."""
+PROGRAM_UID_BASE = 40000
+PROGRAM_UID_END = 100000
+"""Program uids are reserved per container among all containers of the daemon (so of this kernel: every pool, every
+process): uid u for programs, u + 1 for assert tests' judges. RLIMIT_NPROC counts a uid's processes across the whole
+machine, so a shared uid would let one pool's fork bomb fail another pool's programs. The container's name,
+`codelhf-u<uid>`, is the reservation: the daemon refuses a second container of that name. (Versions before this
+scheme used 20000 + slot: the range starts above theirs.)"""
+UID_LABEL = "codelhf.uid"
 RUNNER_OVERHEAD_MB = 128
 """Memory for the runner, g++ and the init process, on top of a program's limit and the tmpfs (charged too)."""
 READY_TIMEOUT_S = 60.0
@@ -87,22 +93,7 @@ class DockerBackend:
         _live_backends.add(self)
 
     def start_worker(self, slot: int) -> "DockerWorker":
-        memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
-        container = self.client.containers.create(
-            self.image,
-            name=f"codelhf-{os.getpid()}-{slot}-{uuid.uuid4().hex[:6]}",
-            stdin_open=True, tty=False, auto_remove=True,  # stdin_open implies StdinOnce: see module doc
-            network_mode="none", read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
-            pids_limit=self.limits.max_processes + 16,
-            mem_limit=memory, memswap_limit=memory,
-            nano_cpus=int(self.cpus_per_worker * 1e9),
-            init=True,
-            security_opt=["no-new-privileges"],
-            cap_drop=["ALL"], cap_add=RUNNER_CAPABILITIES,
-            environment={"CODELHF_PROGRAM_UID": str(PROGRAM_UID_BASE + slot)},
-            labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot)},
-        )
+        container = self._create_container(slot)
         worker = DockerWorker(self.client, container)
         with self.lock:  # replaced (closed) workers are forgotten here
             self.workers = [w for w in self.workers if not w.closed] + [worker]
@@ -112,6 +103,37 @@ class DockerBackend:
             worker.close()
             raise
         return worker
+
+    def _create_container(self, slot: int) -> Any:
+        """Create a container under the first program uid no live container of this daemon holds."""
+        from docker.errors import APIError
+
+        memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
+        taken = {c.labels.get(UID_LABEL) for c in codelhf_containers(self.client)}
+        for uid in range(PROGRAM_UID_BASE, PROGRAM_UID_END, 2):
+            if str(uid) in taken:
+                continue
+            try:
+                return self.client.containers.create(
+                    self.image,
+                    name=f"codelhf-u{uid}",
+                    stdin_open=True, tty=False, auto_remove=True,  # stdin_open implies StdinOnce: see module doc
+                    network_mode="none", read_only=True,
+                    tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
+                    pids_limit=self.limits.max_processes + 16,
+                    mem_limit=memory, memswap_limit=memory,
+                    nano_cpus=int(self.cpus_per_worker * 1e9),
+                    init=True,
+                    security_opt=["no-new-privileges"],
+                    cap_drop=["ALL"], cap_add=RUNNER_CAPABILITIES,
+                    environment={"CODELHF_PROGRAM_UID": str(uid), "CODELHF_JUDGE_UID": str(uid + 1)},
+                    labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot),
+                            UID_LABEL: str(uid)},
+                )
+            except APIError as e:
+                if e.status_code != 409:  # 409: the name (so the uid) is taken by a container started meanwhile
+                    raise
+        raise WorkerDied(f"no free program uid in [{PROGRAM_UID_BASE}, {PROGRAM_UID_END}) on this Docker daemon")
 
     def close(self) -> None:
         """Remove every container this backend started (in parallel: each removal is a daemon round trip)."""

@@ -26,15 +26,17 @@ from pathlib import Path
 from threading import Thread
 
 from codelhf.errors import UserError
-from codelhf.execution.base import WorkerDied, runner_module, runner_path
+from codelhf.execution.base import Limits, WorkerDied, runner_module, runner_path
 from codelhf.execution.stream import PipeChannel, StreamWorker
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 30.0
 LOCAL_UID_BASE = 100_000
-"""Local program uids are 100000 + 1000 × host pid + worker number: above Docker's 20000 + slot, and unique
-among live processes, so two runs on one machine never share an RLIMIT_NPROC count or a kill(-1)."""
+"""Local program uids are 100000 + 1000 × host pid + worker number (mod 500), their judges' 500 above: above
+Docker's range, and unique among live processes, so two runs on one machine never share an RLIMIT_NPROC count or a
+kill(-1)."""
+JUDGE_UID_OFFSET = 500
 RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
                "CAP_FOWNER")
 """What a root runner needs: switch a child to the program uid, kill that uid, hand it and clean its scratch."""
@@ -44,7 +46,7 @@ _warned = False
 
 
 def program_uid(number: int) -> int:
-    return LOCAL_UID_BASE + 1000 * os.getpid() + number % 1000
+    return LOCAL_UID_BASE + 1000 * os.getpid() + number % JUDGE_UID_OFFSET
 
 
 @lru_cache(maxsize=1)
@@ -126,7 +128,8 @@ class LocalWorker(StreamWorker):
 
     def __init__(self, slot: int):
         self.uid = program_uid(next(_worker_numbers))
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid)}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid),
+               "CODELHF_JUDGE_UID": str(self.uid + JUDGE_UID_OFFSET)}
         self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.stderr_tail: deque[bytes] = deque(maxlen=32)
@@ -173,7 +176,8 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()  # nothing to size: each runner enforces every job's own limits
         global _warned
         if not _warned:
             _warned = True

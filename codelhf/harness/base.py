@@ -140,9 +140,11 @@ class Harness:
             return verdict
         try:
             decision = self.check(problem, test, run)
-        except CheckerError as e:
+        except CheckerError as e:  # the checker program could not run: the sandbox's side, not the sample's
             verdict.feedback = f"checker failed: {e}"
             return verdict
+        except Exception as e:  # noqa: BLE001  # whatever the output made the checker do, it is this test's WA
+            decision = CheckResult(False, f"checking failed: {type(e).__name__}: {str(e)[:300]}")
         verdict.status = Status.AC if decision.ok else Status.WA
         verdict.feedback = decision.feedback
         return verdict

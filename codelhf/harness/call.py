@@ -58,12 +58,14 @@ class CallHarness(Harness):
 
     def check(self, problem: Problem, test: TestCase, result: dict[str, Any]) -> CheckResult:
         text = result.get("result")
+        if not isinstance(text, str):  # the runner says OK only with a value; a result is the proof of a return
+            return CheckResult(False, "the function returned no value")
         try:
-            got = json.loads(text) if text is not None else None
-        except json.JSONDecodeError:
+            got = json.loads(text)
+        except (ValueError, RecursionError):
             return CheckResult(False, f"return value is not JSON: {text[:200]!r}")
         if isinstance(got, dict) and set(got) == {"repr"}:
-            return CheckResult(False, f"return value is not JSON-serialisable: {got['repr'][:200]}")
+            return CheckResult(False, f"return value is not JSON-serialisable: {str(got['repr'])[:200]}")
         want = normalise(test.output)
         tolerance = problem.checker_args if problem.checker == "float" else None
         wrapped = isinstance(want, list) and len(want) == 1
