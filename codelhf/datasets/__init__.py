@@ -11,7 +11,6 @@ A third-party format is one `Loader` (codelhf/datasets/base.py) registered under
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any, Iterator
 
 from codelhf.datasets.base import Loader, RowError
 from codelhf.errors import UserError
-from codelhf.problems import Problem
+from codelhf.problems import Problem, text_lines
 from codelhf.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -152,16 +151,11 @@ def _read_local(path: Path, split: str | None) -> Rows:
     raise UserError(f"{path}: unsupported file type", f"supported: {', '.join(FILE_SUFFIXES)}, or a directory")
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
-
-
 def _read_jsonl(path: Path) -> Rows:
     """Like problems.read_jsonl, but a line that is not a JSON object becomes a malformed row (skippable)."""
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                yield f"{path}:{lineno}", _parse_line(line)
+    for lineno, line in text_lines(path):
+        if line.strip():
+            yield f"{path}:{lineno}", _parse_line(line)
 
 
 def _parse_line(line: str) -> dict[str, Any] | RowError:
@@ -174,8 +168,7 @@ def _parse_line(line: str) -> dict[str, Any] | RowError:
 
 def _read_json(path: Path) -> Rows:
     """A JSON list of rows (MBPP sanitized), or JSON lines in a .json file (as many hub exports are)."""
-    with _open_text(path) as f:
-        content = f.read()
+    content = "".join(line for _, line in text_lines(path))
     try:
         data = json.loads(content)
     except json.JSONDecodeError as e:
