@@ -9,9 +9,10 @@ field are in PROTOCOL.md beside this file: keep the two in step.
 Three kinds of process, so that nothing of one job can be seen by the next:
 - the *runner* reads jobs, prepares each test's descriptors and scratch directory, watches the test, judges what it
   saw and cleans up. It holds job data, so no program ever runs in a copy of it.
-- the *zygote*, a fresh interpreter started by the runner before the first job (`runner.py --zygote`), imports the
-  modules programs commonly use and then only forks: each test process is a fork of it, handed its program and
-  test through descriptors it reads after the sandbox is set up. It never holds a byte of job data.
+- the *zygote*, a fresh interpreter started by the runner before the first job (this file loaded as a module, its
+  `zygote_main`), imports the modules programs commonly use and then only forks: it keeps a few forks *parked*,
+  and each test process is one of them, handed its request and descriptors by the runner, reading its program and
+  test from them once the sandbox is set up. The zygote never holds a byte of job data.
 - the *test processes*: the program (forked warm from the zygote, or a fresh interpreter exec'd by such a fork, or a
   native binary), and for `assert` tests a *judge*: the dataset's test code runs in its own process, under its own
   uid, and the program's return values reach it as plain data over a socket. Only the judge can say a test passed.
@@ -887,54 +888,53 @@ def judge_main(spec: dict, code: types.CodeType) -> NoReturn:
 # ---------------------------------------------------------------------------------------------------- the zygote
 
 def zygote_main(control_fd: int) -> NoReturn:
-    """Import what programs use, then keep PARKED forks of itself waiting for a test, and reap them when they end.
+    """Import what programs use, then keep PARKED forks of itself waiting for a test.
 
-    Messages on the SEQPACKET control socket are marshal, with descriptors as SCM_RIGHTS (neither side holds data
-    of a program's: marshal is safe here, and cheap). The zygote sends `parked`
-    (a pid, with the runner's end of a socket to that fork and a pidfd of it) whenever a fork is ready, and
-    `exited` (status and rusage) as soon as one has ended. It answers one request, sweep: as each given uid, kill
-    every process of it and remove its System V IPC objects. A parked fork holds nothing but this process's
-    memory; it reads its test's request and descriptors from its socket and only then enters the sandbox. Forking
-    ahead keeps the zygote off the test's path: starting a test costs one message to a process already there."""
+    The forks are the *runner's* children (`fork_for_parent`): the runner waits for a test's end, reaps it and
+    reads its rusage itself, with nothing of the zygote on that path. Messages on the SEQPACKET control socket are
+    marshal, descriptors SCM_RIGHTS (neither side holds a program's data: marshal is safe here, and cheap). The
+    zygote sends `parked` (a pid, with the runner's end of a socket to that fork) whenever a fork is ready, and
+    parks another when one ends. It answers one request, sweep: as each given uid, kill every process of it and
+    remove its System V IPC objects. A parked fork holds nothing but this process's memory; it reads its test's
+    request and descriptors from its socket and only then enters the sandbox."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     prctl(PR_SET_DUMPABLE, 0)  # a program under the same uid (local, non-root) cannot read or trace this process
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
     warm_up()
-    if libc():  # what MALLOC_ARENA_MAX (program_env) does for a new process, for the forks of this one
-        libc().mallopt(M_ARENA_MAX, 1)
+    libc().mallopt(M_ARENA_MAX, 1)  # what MALLOC_ARENA_MAX (program_env) does for a new process, for our forks
     control = socket.socket(fileno=control_fd)
     control.send(marshal.dumps({"ready": True, "pid": os.getpid(), "rss_kb": rss_kb()}))
-    children: dict[int, int] = {}  # pidfd → pid, parked or running a test
+    forks: list[int] = []  # pidfds of the forks, parked or running a test
 
     def park() -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
+        pid = fork_for_parent()
         if pid == 0:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the runner is its parent now
             control.close()
             ours.close()
-            data, fds, _, _ = socket.recv_fds(theirs, 1 << 16, 16)
+            try:
+                data, fds, _, _ = socket.recv_fds(theirs, 1 << 16, 16)
+            except OSError:
+                data = b""
             if not data:
                 os._exit(0)  # the runner is gone
             theirs.close()
             child_entry(marshal.loads(data), fds)
         theirs.close()
-        pidfd = os.pidfd_open(pid)
-        children[pidfd] = pid
-        socket.send_fds(control, [marshal.dumps({"parked": pid})], [ours.fileno(), pidfd])
+        forks.append(os.pidfd_open(pid))
+        socket.send_fds(control, [marshal.dumps({"parked": pid})], [ours.fileno()])
         ours.close()
 
     for _ in range(PARKED):
         park()
     while True:
-        ready, _, _ = select.select([control_fd, *children], [], [])
+        ready, _, _ = select.select([control_fd, *forks], [], [])
         for pidfd in ready:
-            if pidfd != control_fd:
-                pid = children.pop(pidfd)
+            if pidfd != control_fd:  # a fork has ended (the runner reaps it): park another
+                forks.remove(pidfd)
                 os.close(pidfd)
-                _, status, usage = os.wait4(pid, 0)
-                control.send(marshal.dumps({"exited": pid, "status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
-                                           "maxrss_kb": usage.ru_maxrss}))
                 park()
         if control_fd in ready:
             try:
@@ -946,6 +946,29 @@ def zygote_main(control_fd: int) -> NoReturn:
             for uid in marshal.loads(data)["uids"]:
                 sweep_uid(uid)
             control.send(marshal.dumps({}))
+
+
+CLONE_PARENT = 0x00008000
+SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "armv7l": 120, "i686": 120}
+
+
+def fork_for_parent() -> int:
+    """fork(), except that the child's parent is our parent (clone with CLONE_PARENT, which Python does not offer):
+    the zygote's forks are the runner's children. CPython's own fork bookkeeping runs around the raw clone, as
+    os.fork does it; glibc's fork handlers do not, which is safe in a process with one thread, the zygote."""
+    import ctypes
+
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    number = SYS_CLONE[platform.machine()]
+    pid = ctypes.PyDLL(None, use_errno=True).syscall(number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone failed")
+    return pid
 
 
 def sweep_uid(uid: int) -> None:
@@ -1075,7 +1098,7 @@ class ZygoteDied(Exception):
 
 class Zygote:
     """The runner's handle on its zygote: started by exec (so it holds nothing of the runner). `parked` are its
-    forks waiting for a test (pid, socket, pidfd); `exits` its `exited` messages by pid."""
+    forks waiting for a test, our children: (pid, socket)."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -1098,39 +1121,33 @@ class Zygote:
                 os._exit(127)
         theirs.close()
         self.control = ours
-        self.parked: list[tuple[int, socket.socket, int]] = []
-        self.exits: dict[int, dict] = {}
+        self.parked: list[tuple[int, socket.socket]] = []
         self.rss_kb = int(self.receive()["rss_kb"])
 
-    def fileno(self) -> int:
-        return self.control.fileno()
-
     def receive(self) -> dict:
-        """The next message (blocking); `parked` and `exited` ones are filed."""
+        """The next message (blocking); `parked` ones are filed."""
         try:
-            data, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 4)
+            data, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
         except OSError as e:
             raise ZygoteDied(f"the zygote stopped answering: {e}") from None
         if not data:
             raise ZygoteDied("the zygote died")
         message = marshal.loads(data)
         if "parked" in message:
-            self.parked.append((message["parked"], socket.socket(fileno=fds[0]), fds[1]))
-        elif "exited" in message:
-            self.exits[message["exited"]] = message
+            self.parked.append((message["parked"], socket.socket(fileno=fds[0])))
         return message
 
-    def spawn(self, request: dict, fds: list[int]) -> tuple[int, int]:
-        """Hand a test to a parked fork: its pid and a pidfd of it."""
+    def spawn(self, request: dict, fds: list[int]) -> int:
+        """Hand a test to a parked fork; its pid."""
         while True:
             while not self.parked:
                 self.receive()
-            pid, sock, pidfd = self.parked.pop(0)
+            pid, sock = self.parked.pop(0)
             try:
                 socket.send_fds(sock, [marshal.dumps(request)], fds)
-                return pid, pidfd
-            except OSError:  # it died while parked (a program under our uid may kill it): the next one
-                os.close(pidfd)
+                return pid
+            except OSError:  # it died while parked (a program under our uid may kill it): reap it, take the next
+                os.waitpid(pid, 0)
             finally:
                 sock.close()
 
@@ -1139,25 +1156,21 @@ class Zygote:
             self.control.send(marshal.dumps({"uids": uids}))
         except OSError as e:
             raise ZygoteDied(f"the zygote stopped answering: {e}") from None
-        while not ("parked" not in (message := self.receive()) and "exited" not in message):
+        while "parked" in self.receive():
             pass
-
-    def exit_of(self, pid: int) -> dict:
-        """The `exited` message of a process (waiting for it: call after the process was killed)."""
-        while pid not in self.exits:
-            self.receive()
-        return self.exits.pop(pid)
 
     def close(self) -> None:
         self.control.close()
-        for _, sock, pidfd in self.parked:
-            sock.close()
-            os.close(pidfd)
+        for pid, sock in self.parked:
+            sock.close()  # the fork sees the end of its socket and exits
         try:
-            os.kill(self.pid, signal.SIGKILL)  # its forks die with it (PR_SET_PDEATHSIG)
+            os.kill(self.pid, signal.SIGKILL)  # its forks die with it or with us (PR_SET_PDEATHSIG)
             os.waitpid(self.pid, 0)
+            for pid, _ in self.parked:
+                os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+        self.parked = []
 
 
 # ------------------------------------------------------------------------------------------ parent: one sandboxed run
@@ -1389,9 +1402,10 @@ class Runner:
                     break
                 setups[name], process.fds[SETUP_FD] = os.pipe()
                 run.setup[name] = b""
-                pids[name], pidfds[name] = self._spawn(process)
+                pids[name] = self._spawn(process)
+                pidfds[name] = os.pidfd_open(pids[name])  # our child, not reaped yet: the pid is its own
             meter = TreeMeter(self, pids, limits)
-            main = pids.get("judge" if judge is not None else "program")
+            main = pidfds.get("judge" if judge is not None else "program")
             exited = "program" in pids and self._watch(run, main, pipes, limits, meter, deadline)
             run.wall_s = time.monotonic() - start  # the program's time, not the clean-up's
             run.program_ended = "program" in pids and (exited if judge is None else readable(pidfds["program"]))
@@ -1420,8 +1434,8 @@ class Runner:
             run.setup[name] = (run.setup[name] + data)[:4096]
         return run.setup[name].startswith(b"started\n")
 
-    def _spawn(self, process: Process) -> tuple[int, int]:
-        """Have the zygote fork the process; its pid and a pidfd of it."""
+    def _spawn(self, process: Process) -> int:
+        """Hand the process to a parked fork of the zygote; its pid."""
         targets = sorted(process.fds)
         request = {"role": process.role, "uid": process.uid, "targets": targets,
                    "limits": process.limits, "workdir": process.workdir, "path": process.path,
@@ -1434,20 +1448,20 @@ class Runner:
 
     def _watch(self, run: Run, main: int, pipes: dict[int, str], limits: Limits, meter: "TreeMeter",
                deadline: float) -> bool:
-        """Collect output until the main process exits (True: the zygote said so) or the test must be killed
-        (False: `run.killed` says why)."""
+        """Collect output until the main process (a pidfd) exits (True) or the test must be killed (False:
+        `run.killed` says why)."""
         next_poll = time.monotonic() + POLL_S
-        while main not in self.zygote.exits:
+        while True:
             now = time.monotonic()
             if now >= deadline:
                 run.killed = "wall"
                 return False
-            ready, _, _ = select.select([*pipes, self.zygote], [], [], max(0.0, min(deadline, next_poll) - now))
+            ready, _, _ = select.select([*pipes, main], [], [], max(0.0, min(deadline, next_poll) - now))
             for fd in ready:
-                if fd is self.zygote:
-                    self.zygote.receive()
-                elif not self._read_into(run, fd, pipes, limits):
+                if fd != main and not self._read_into(run, fd, pipes, limits):
                     return False
+            if main in ready:
+                return True
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_S
                 cpu_s, memory_kb = meter.sample()
@@ -1457,7 +1471,6 @@ class Runner:
                 if memory_kb > meter.memory_limit_kb:
                     run.killed = "memory"
                     return False
-        return True
 
     def _read_into(self, run: Run, fd: int, pipes: dict[int, str], limits: Limits) -> bool:
         """Read what is there; False when a cap was passed and the test must die now."""
@@ -1504,11 +1517,10 @@ class Runner:
                 pass
         cpu_s, maxrss_kb = 0.0, 0
         for name, pid in pids.items():
-            reaped = self.zygote.exit_of(pid)
-            cpu_s += reaped["cpu_s"]
+            _, status, usage = os.wait4(pid, 0)
+            cpu_s += usage.ru_utime + usage.ru_stime
             if name == "program":
-                maxrss_kb = reaped["maxrss_kb"]
-                status = reaped["status"]
+                maxrss_kb = usage.ru_maxrss
                 if os.WIFSIGNALED(status):
                     run.signal = os.WTERMSIG(status)
                 else:
@@ -1523,11 +1535,11 @@ class Runner:
             self._sweep([self.uid, self.judge_uid])
 
     def _kill_orphans(self) -> tuple[float, int, bool]:
-        """Kill and reap every child of ours but the zygote (as subreaper we inherit the test's orphans, and their
-        orphans in turn); their CPU time and peak memory, and whether there were any."""
-        me, found, cpu_s, maxrss_kb = os.getpid(), False, 0.0, 0
+        """Kill and reap every child of ours that belongs to a test (as subreaper we inherit the test's orphans, and
+        their orphans in turn); their CPU time and peak memory, and whether there were any."""
+        found, cpu_s, maxrss_kb = False, 0.0, 0
         while True:
-            children = [pid for pid in child_pids(me) if pid != self.zygote.pid]
+            children = test_children()
             found = found or bool(children)
             for child in children:
                 try:
@@ -1586,6 +1598,19 @@ def close_all(fds: typing.Iterable[int]) -> None:
             pass
 
 
+def test_children() -> list[int]:
+    """Our children that belong to a test: every test process starts a session of its own, and nothing can come
+    back into ours, so the zygote and its parked forks (which are our children too) are the ones in our session."""
+    ours, found = os.getsid(0), []
+    for pid in child_pids(os.getpid()):
+        try:
+            if os.getsid(pid) != ours:
+                found.append(pid)
+        except ProcessLookupError:
+            pass
+    return found
+
+
 def readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -1615,7 +1640,7 @@ class TreeMeter:
 
     def processes(self) -> tuple[list[int], list[int]]:
         """(the program's processes, the judge's)."""
-        roots = [self.pids["program"]] + [p for p in child_pids(os.getpid()) if p != self.runner.zygote.pid]
+        roots = [self.pids["program"]] + [p for p in test_children() if p not in self.pids.values()]
         program, seen = [], set()
         while roots:
             pid = roots.pop()
@@ -1738,7 +1763,7 @@ def judge_run(run: Run, job: Job) -> dict:
     elif run.signal == signal.SIGXFSZ or (failed and "[Errno 27] File too large" in stderr):
         status, detail = "OLE", f"a file passed the limit of {limits.file_size_limit_bytes} bytes"
     elif run.killed == "report" or "over the limit" in (run.verdict_field("bad_answer") or ""):
-        status, detail = "OLE", "a returned value larger than the output limit"
+        status, detail = "OLE", "a returned value larger than the limit (a call's: the output limit)"
     elif exec_error is not None:
         status, detail = "RE", f"the program could not be started: {exec_error}"
     elif assert_mode and failed:
@@ -1789,8 +1814,6 @@ def take_over_stdio() -> tuple[BinaryIO, BinaryIO]:
 def main() -> None:
     if sys.argv[1:] == ["--child"]:
         child_main()
-    if sys.argv[1:] == ["--zygote"]:
-        zygote_main(3)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     stream_in, stream_out = take_over_stdio()
     runner = Runner()

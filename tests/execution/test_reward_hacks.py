@@ -361,8 +361,8 @@ def test_cpu_and_memory_split_over_processes_are_summed(executor):
                                       "        x = bytearray(60 << 20)\n        os._exit(0)\n    os.wait()\nprint('done')\n")
     wrong = Sample(problem.id, program="print('not done')\n", sample_index=9)
     verdicts = assert_contained(executor, problem, fair, wrong, hacks_for(problem, SPLITS, "program"))
-    for name, verdict in verdicts.items():
-        assert verdict.status == (Status.MLE if "memory" in name else Status.TLE), (name, verdict.tests[0])
+    for name, verdict in verdicts.items():  # (touching 700 MB takes CPU too: on a busy machine TLE may come first)
+        assert verdict.status in ((Status.MLE, Status.TLE) if "memory" in name else (Status.TLE,)), (name, verdict)
 
 
 # --------------------------------------------------------------- 6. one sample's judging never fails the batch
