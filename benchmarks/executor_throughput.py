@@ -60,7 +60,7 @@ class Batch:
     def n_tests(self) -> int:
         return sum(len(t) for t in self.tests)
 
-    def head(self, n: int) -> "Batch":
+    def head(self, n: int) -> Batch:
         return Batch(self.programs[:n], self.tests[:n], self.harness)
 
 
@@ -135,7 +135,7 @@ def run_docker_per_program(batch: Batch, workers: int, image: str) -> int:
     def one(i: int) -> int:
         job = json.dumps({"program": batch.programs[i], "tests": batch.tests[i]})
         run = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", image, "python3", "-c", DRIVER],
-                             input=job, capture_output=True, text=True, timeout=120)
+                             input=job, capture_output=True, text=True, timeout=120, check=False)
         return int(run.stdout.strip() or 0)
 
     with ThreadPoolExecutor(workers) as pool:
@@ -147,7 +147,7 @@ def run_fresh_python(batch: Batch, workers: int) -> int:
         ok = 0
         for stdin, expected in batch.tests[i]:
             run = subprocess.run([sys.executable, "-c", batch.programs[i]], input=stdin, capture_output=True,
-                                 text=True, timeout=10)
+                                 text=True, timeout=10, check=False)
             ok += run.returncode == 0 and run.stdout.split() == expected.split()
         return ok
 
@@ -169,16 +169,16 @@ def _fork_program(program: str, cases: list[tuple[str, str]], harness: str = "st
             os.dup2(out_w, 1)
             for fd in (in_r, in_w, out_r, out_w):
                 os.close(fd)
-            sys.stdin = open(0, closefd=False)
-            sys.stdout = open(1, "w", closefd=False)
+            sys.stdin = open(0, closefd=False)  # noqa: SIM115
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             try:
                 namespace = {"__name__": "__main__"}
-                exec(code, namespace)
+                exec(code, namespace)  # noqa: S102
                 if harness == "assert":
-                    exec(compile(stdin, "<test>", "exec"), namespace)
+                    exec(compile(stdin, "<test>", "exec"), namespace)  # noqa: S102
                 sys.stdout.flush()
                 os._exit(0)
-            except BaseException:
+            except BaseException:  # noqa: BLE001
                 os._exit(1)
         os.close(in_r)
         os.close(out_w)

@@ -151,7 +151,7 @@ def train_ppo_command(
     problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
                                  "(default: bundled)."),
     config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set kl_coef=0.05 "
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set kl_coef=0.05 "  # noqa: B008
                                    "--set reward.kind=fraction"),
     resume: bool = typer.Option(False, "--resume", help="Go on from OUT/checkpoint (with OUT/config.yaml unless "
                                 "--config is given)."),
@@ -225,7 +225,7 @@ def train_sft_command(
     val_split: str = typer.Option("validation", "--val-split", help="Split for pass@1 during training ('' = none)."),
     limit: int = typer.Option(None, "--limit", help="Train on at most this many problems."),
     config: str = typer.Option(None, "--config", help="YAML file of SFTConfig fields."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set lr=2e-5"),
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set lr=2e-5"),  # noqa: B008
     device: str = typer.Option(None, "--device", help="cpu, cuda (default: cuda when available)."),
 ) -> None:
     """Supervised fine-tuning on reference solutions (loss on the solution only), with validation pass@1."""
@@ -438,7 +438,8 @@ def train_dpo_command(
     model: str = typer.Option("tiny", "--model", help="Policy to train, ideally an SFT model; also the reference "
                               "unless reference is set."),
     config: str = typer.Option(None, "--config", help="YAML file of DPOConfig fields."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set beta=0.1 --set lr=1e-5"),
+    set_: list[str] = typer.Option([], "--set",  # noqa: B008
+                                   help="key=value override, repeatable: --set beta=0.1 --set lr=1e-5"),
 ) -> None:
     """DPO (sigmoid loss, β = 0.1) on preference pairs, reference log-probs computed once from the SFT model."""
     from codelhf.config import load_config
@@ -463,7 +464,7 @@ def train_dpo_iter_command(
                                  "(default: bundled)."),
     rounds: int = typer.Option(None, "--rounds", help="Rounds of sample → label → pairs → DPO (default: 3)."),
     config: str = typer.Option(None, "--config", help="YAML file of DPOIterConfig fields (dpo.* for the DPO)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set dpo.lr=1e-5 "
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set dpo.lr=1e-5 "  # noqa: B008
                                    "--set samples_per_prompt=5"),
 ) -> None:
     """Iterative DPO (Xu et al. 2024): sample, label by execution, pair, DPO against the previous round; repeat."""
@@ -490,7 +491,7 @@ def study_command(
     out: str = typer.Option(None, "--out", help="Run directory (default: runs/<date-time>); an existing one "
                             "is resumed."),
     config: str = typer.Option(None, "--config", help="YAML file of StudyConfig fields (see codelhf/configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set budget=1024 "
+    set_: list[str] = typer.Option([], "--set", help="key=value override, repeatable: --set budget=1024 "  # noqa: B008
                                    "--set ppo.kl_coef=0.05"),
     only: str = typer.Option(None, "--only", help="Comma-separated subset of ppo,dpo,dpo_iter (SFT always runs)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rewrite the report of --out from its "

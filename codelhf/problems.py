@@ -15,9 +15,10 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from codelhf.errors import UserError
 
@@ -83,7 +84,7 @@ class Problem:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str = "") -> "Problem":
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> Problem:
         """Build from a canonical row; `where` (file:line) goes into the error message of a malformed row."""
         known = {f.name for f in fields(cls)}
         unknown = set(row) - known

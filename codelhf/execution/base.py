@@ -39,10 +39,10 @@ class Limits:
             self.wall_limit_s = 2 * self.time_limit_s + 2
 
     @classmethod
-    def for_problem(cls, problem: Problem, **overrides: Any) -> "Limits":
+    def for_problem(cls, problem: Problem, **overrides: Any) -> Limits:
         """The problem's own limits, with the caller's overrides (None values ignored) on top."""
-        values = dict(time_limit_s=problem.time_limit_s, memory_limit_mb=problem.memory_limit_mb,
-                      output_limit_bytes=problem.output_limit_bytes)
+        values = {"time_limit_s": problem.time_limit_s, "memory_limit_mb": problem.memory_limit_mb,
+                  "output_limit_bytes": problem.output_limit_bytes}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

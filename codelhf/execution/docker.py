@@ -20,7 +20,6 @@ import socket
 import struct
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +91,7 @@ class DockerBackend:
         _install_exit_handlers()
         _live_backends.add(self)
 
-    def start_worker(self, slot: int) -> "DockerWorker":
+    def start_worker(self, slot: int) -> DockerWorker:
         container = self._create_container(slot)
         worker = DockerWorker(self.client, container)
         with self.lock:  # replaced (closed) workers are forgotten here
@@ -146,7 +145,7 @@ class DockerBackend:
             t.join()
         _live_backends.discard(self)
 
-    def __enter__(self) -> "DockerBackend":
+    def __enter__(self) -> DockerBackend:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,7 +186,7 @@ class DockerWorker:
             state = self.container.attrs["State"]
             notes.append(f"status {state['Status']}, exit code {state['ExitCode']}"
                          + (", OOM-killed" if state.get("OOMKilled") else ""))
-        except Exception:
+        except Exception:  # noqa: BLE001
             notes.append("container gone")
         if self.channel.stderr_tail:
             notes.append("runner stderr: " + b"".join(self.channel.stderr_tail).decode(errors="replace")[-500:])
@@ -201,7 +200,7 @@ class DockerWorker:
             self.channel.close()
         try:
             self.container.remove(force=True)
-        except Exception:  # already gone (auto_remove) or the daemon went away: nothing left to release here
+        except Exception:  # noqa: BLE001, S110  # already gone (auto_remove) or the daemon went away: nothing left
             pass
 
 
@@ -250,7 +249,7 @@ class AttachChannel:
         try:
             self.sock.settimeout(self._remaining())
             chunk = self.sock.recv(1 << 16)
-        except socket.timeout:
+        except TimeoutError:
             raise WorkerDied("no answer from the runner before the job timeout") from None
         except OSError as e:
             raise WorkerDied(f"attach socket failed: {e}") from None
@@ -285,7 +284,7 @@ def remove_stale_containers(client: Any, host: str) -> int:
             try:
                 container.remove(force=True)
                 removed += 1
-            except Exception:  # removed meanwhile (auto_remove, or another process cleaning up too)
+            except Exception:  # noqa: BLE001, S110  # removed meanwhile (auto_remove, or another process cleaning)
                 pass
     return removed
 

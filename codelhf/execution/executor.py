@@ -156,10 +156,11 @@ class Executor:
     """Runs samples against their problems' tests in a pool of sandbox workers.
 
     `backend`: "docker" (default, isolated) or "local" (the same runner on the host, weaker isolation), or a
-    `Backend` object; `backend_options` go to a named backend's constructor. `workers`: pool size (default: one
-    per core). `retries`: how often a job whose worker died is sent again before its tests become `SE`. `python_fork`: fork Python programs from the warm runner
-    (fast) rather than start a fresh interpreter per test. `tests`: which tests to run by default (all, public,
-    hidden). `limit_overrides`: any `Limits` field (e.g. `time_limit_s=2`), applied over every problem's own."""
+    `Backend` object; `backend_options` go to a named backend's constructor (with `limits`, see `Backend`).
+    `workers`: pool size (default: one per core). `retries`: how often a job whose worker died is sent again before
+    its tests become `SE`. `python_fork`: run Python programs in forks of the sandbox's warm zygote (fast) rather
+    than a fresh interpreter per test. `tests`: which tests to run by default (all, public, hidden).
+    `limit_overrides`: any `Limits` field (e.g. `time_limit_s=2`), applied over every problem's own."""
 
     def __init__(self, backend: str | Backend = "docker", workers: int | None = None, retries: int = 2,
                  python_fork: bool = True, tests: str = "all", backend_options: Mapping[str, Any] | None = None,
@@ -396,7 +397,7 @@ class Executor:
         reason, and the batch goes on. Harnesses already turn a checker's exception into that test's WA."""
         try:
             return job.harness.judge(job.problem, job.tests, answer)
-        except Exception as e:  # noqa: BLE001  # contained per sample, reported in its feedback and the log
+        except Exception as e:  # contained per sample, reported in its feedback and the log
             log.exception("judging sample %d (problem %r) failed", job.index, job.problem.id)
             return Executor._system_error(job, f"judging failed: {type(e).__name__}: {e}"[:500])
 

@@ -92,7 +92,8 @@ def runner_command() -> list[str]:
     caps = [arg for cap in RUNNER_CAPS for arg in ("--cap-add", cap)] if os.geteuid() == 0 else []
     sandbox = str(runner_path().parent)  # bound again over the private /tmp: a checkout may live under /tmp
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--ro-bind", sandbox, sandbox, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
+            "--ro-bind", sandbox, sandbox, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", *caps, *command]
 
 

@@ -101,10 +101,10 @@ def test_program_inside_is_confined(backend):
                 print(what, "allowed")
             except OSError as e:
                 print(what, "denied", type(e).__name__)
-        print("host-project-visible", os.path.exists(%r))
+        print("host-project-visible", os.path.exists(PROJECT))
         open("/tmp/scratch-ok", "w").write("fine")
         print("tmp-write ok")
-    """ % str(PROJECT))
+    """).replace("PROJECT", repr(str(PROJECT)))
     worker = backend.start_worker(5)
     result = worker.call(job(probe), timeout_s=60)
     test = result["tests"][0]
@@ -233,7 +233,7 @@ def test_start_removes_stale_containers_of_dead_owners_only(client):
         for container in made.values():
             try:
                 container.remove(force=True)
-            except Exception:  # already removed by the backend under test
+            except Exception:  # noqa: BLE001, S110  # already removed by the backend under test
                 pass
 
 
@@ -265,7 +265,7 @@ def test_unreachable_daemon_is_a_clear_error(tmp_path, command):
         command = command + ["--problems", str(problems), "--samples", str(samples)]
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent.sock")
     run = subprocess.run([sys.executable, "-m", "codelhf.cli", *command], capture_output=True, text=True, env=env,
-                         timeout=120, cwd=tmp_path)
+                         timeout=120, cwd=tmp_path, check=False)
     assert run.returncode == 3, run.stderr
     assert "cannot reach a Docker daemon at unix:///nonexistent.sock" in run.stderr
     assert "hint:" in run.stderr and "Traceback" not in run.stderr + run.stdout
@@ -285,12 +285,12 @@ def test_build_uses_the_registry_or_falls_back_to_the_offline_build(client):
             assert lines[-1].startswith(f"built {tag}")
         image = client.images.get(tag)
         assert image.attrs["Config"]["Cmd"] == ["python3", "/opt/codelhf/runner.py"]
-        output = client.containers.run(tag, ["sh", "-c", "python3 -c 'import sys; print(sys.version_info[:2])'; "
-                                             "g++ --version | head -n 1"], remove=True, network_mode="none")
+        script = "python3 -c 'import sys; print(sys.version_info[:2])'; g++ --version | head -n 1"
+        output = client.containers.run(tag, ["sh", "-c", script], remove=True, network_mode="none")
         version, compiler = output.decode().splitlines()
         assert version == "(3, 11)" and compiler.startswith("g++")
     finally:
         try:
             client.images.remove(tag)
-        except Exception:  # the build failed before tagging: the assertion above says why
+        except Exception:  # noqa: BLE001, S110  # the build failed before tagging: the assertion above says why
             pass
