@@ -20,6 +20,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(train_app, name="train")
 tiny_app = typer.Typer(help="The tiny bundled model: build it into the user cache.", no_args_is_help=True)
 app.add_typer(tiny_app, name="tiny")
+integrations_app = typer.Typer(help="Use the sandbox as the reward of TRL, verl or OpenRLHF.", no_args_is_help=True)
+app.add_typer(integrations_app, name="integrations")
 
 console = Console(stderr=True)
 
@@ -523,6 +525,51 @@ def study_command(
     console.print(f"study → {run_dir}")
     report = run_study(cfg, run_dir)
     console.print(f"[bold green]report:[/] {report} (and report.html, plots beside it)")
+
+
+@integrations_app.command("path")
+def integrations_path(trainer: str = typer.Argument(..., help="openrlhf, verl or trl.")) -> None:
+    """Print the adapter's file, for trainers that load a reward function by path (--reward.remote_url ...)."""
+    from codelhf.integrations import adapter_path
+
+    print(adapter_path(trainer))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (others than loopback need a "
+                             "token)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    token_file: str = typer.Option(None, "--token-file", help="File holding the bearer token (default: "
+                                   "$CODELHF_SERVE_TOKEN)."),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Serve without a token (loopback "
+                                          "only)."),
+    backend: str = typer.Option("docker", "--backend", help="docker, local (host, weaker) or ray (the cluster)."),
+    workers: int = typer.Option(None, "--workers", help="Sandbox workers (default: one per core)."),
+    kind: str = typer.Option("binary", "--kind", help="Reward: binary, fraction, graded, or a registered one."),
+    scale: float = typer.Option(1.0, "--scale", help="Reward of a sample that passes every test."),
+    tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
+    problems: str = typer.Option(None, "--problems", help="Problem source for problems given by id."),
+    max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Largest request body."),
+    max_items: int = typer.Option(4096, "--max-items", help="Most samples in one request."),
+    max_in_flight: int = typer.Option(256, "--max-in-flight", help="Most requests admitted at once (then 429)."),
+) -> None:
+    """An HTTP reward service: OpenRLHF's remote-reward JSON at /get_reward, full verdicts at /score."""
+    from codelhf.integrations.scorer import ScorerConfig
+    from codelhf.integrations.server import ServeConfig, read_token
+    from codelhf.integrations.server import serve as run_server
+
+    config = ServeConfig(host=host, port=port, token=read_token(token_file=token_file),
+                         insecure_no_auth=insecure_no_auth, max_body_bytes=int(max_body_mb * 2**20),
+                         max_items=max_items, max_in_flight=max_in_flight)
+    scorer = ScorerConfig.from_env(kind=kind, scale=scale, tests=tests, backend=backend, workers=workers,
+                                   problems=problems)
+    if backend == "local":
+        console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
+                      "weaker than the docker sandbox")
+    console.print(f"codelhf reward service on http://{host}:{port} (/get_reward, /score, /health)"
+                  + ("" if config.token else "; no authentication"))
+    run_server(config, scorer)
 
 
 def main() -> None:
