@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 from codelhf.errors import UserError
 from codelhf.integrations.openrlhf import SandboxError, openrlhf_result, responses
 from codelhf.integrations.scorer import Scorer, ScorerConfig
@@ -145,16 +148,13 @@ def _check_count(n: int, max_items: int) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def create_app(config: ServeConfig, scorer: Scorer | None = None) -> Any:
+def create_app(config: ServeConfig, scorer: Scorer | None = None) -> FastAPI:
     """The FastAPI app; the scorer's executor starts with the app and closes with it."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     state = {"in_flight": 0}
     scorer = scorer or Scorer(ScorerConfig.from_env())
 
     @asynccontextmanager
-    async def lifespan(app: Any):
+    async def lifespan(app: FastAPI):
         scorer.executor  # noqa: B018  (start the pool now, not on the first request)
         yield
         scorer.close()
