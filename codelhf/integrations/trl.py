@@ -48,12 +48,14 @@ def problems_from_columns(prompts: Sequence[Any], n: int, columns: dict[str, Any
 
 
 def _log(scores: list[Score], columns: dict[str, Any]) -> None:
-    """Verdict shares into TRL's metrics (its `log_metric` hook, when this TRL passes one)."""
-    log_metric = columns.get("log_metric")
+    """Verdict shares into TRL's metrics and each verdict into its completions table, through the `log_metric`
+    and `log_extra` hooks that TRL passes (when it does)."""
+    log_metric, log_extra = columns.get("log_metric"), columns.get("log_extra")
+    if callable(log_extra):
+        log_extra("verdict", [s.status for s in scores])
     if not callable(log_metric) or not scores:
         return
-    counts = Counter(s.status for s in scores)
-    for status, count in counts.items():
+    for status, count in Counter(s.status for s in scores).items():
         log_metric(f"exec/verdict/{status}", count / len(scores))
     log_metric("exec/pass_rate", sum(s.pass_rate for s in scores) / len(scores))
 
