@@ -164,7 +164,7 @@ class SandboxActor:
 class RayWorker:
     """One seat at a node's actor; `call` raises `WorkerDied` when the actor, its node or the job's worker dies."""
 
-    def __init__(self, backend: "RayBackend", node_id: str, actor: Any):
+    def __init__(self, backend: RayBackend, node_id: str, actor: Any):
         self.backend, self.node_id, self.actor = backend, node_id, actor
         self.pending: tuple[str, Any] | None = None
         self.closed = False
@@ -199,8 +199,8 @@ class RayWorker:
         if self.pending is not None:
             try:
                 self.actor.abort.remote(self.pending[0])
-            except Exception:  # the actor is gone: nothing to stop
-                pass
+            except Exception as e:  # noqa: BLE001  (whatever Ray raises here, the actor is gone: nothing to stop)
+                log.debug("aborting a job on node %s: %s", self.node_id[:12], e)
 
     def close(self) -> None:
         if self.closed:
@@ -236,7 +236,7 @@ class RayBackend:
 
             raise UserError("no Ray node can host a sandbox" + (f" (none offers resource {resource!r})"
                                                                 if resource else ""),
-                            "start nodes with --resources '{\"%s\": 1}'" % resource if resource else "")
+                            f"start nodes with --resources '{{\"{resource}\": 1}}'" if resource else "")
 
     @property
     def default_workers(self) -> int:
@@ -313,7 +313,7 @@ class RayBackend:
             for actor in actors.values():
                 try:
                     ray.get(actor.close.remote(), timeout=60)
-                except Exception:
-                    pass
+                except Exception as e:  # noqa: BLE001  (a dead actor's sandbox went with it)
+                    log.debug("closing a sandbox actor: %s", e)
             ray.shutdown()
 

@@ -14,7 +14,8 @@ HTTP, for a reward service on another machine, is `codelhf serve` (codelhf/integ
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from codelhf.integrations.scorer import Score, default_scorer
 

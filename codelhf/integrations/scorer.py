@@ -33,9 +33,10 @@ import json
 import os
 import re
 import threading
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem
@@ -72,7 +73,7 @@ class ScorerConfig:
         RewardConfig(kind=self.kind, tests=self.tests, scale=self.scale)  # the same checks as codelhf's PPO
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "ScorerConfig":
+    def from_env(cls, **overrides: Any) -> ScorerConfig:
         """Defaults, then CODELHF_<FIELD> variables (YAML scalars), then `overrides`."""
         from codelhf.config import load_config
 
@@ -223,9 +224,9 @@ def program_for(problem: Problem, completion: str) -> str:
     does not define the entry point itself) is appended to the problem's prompt, the signature."""
     code = extract_code(completion)
     entry = problem.entry_point
-    if problem.harness == "assert" and entry and problem.prompt.strip():
-        if not re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
-            return problem.prompt + completion
+    defines_entry = entry and re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE)
+    if problem.harness == "assert" and entry and problem.prompt.strip() and not defines_entry:
+        return problem.prompt + completion
     return code
 
 

@@ -23,6 +23,12 @@ import ipaddress
 import json
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,3 +241,58 @@ def serve(config: ServeConfig, scorer_config: ScorerConfig) -> None:
     log.warning("codelhf reward service on http://%s:%d (%s)", config.host, config.port,
                 "bearer token required" if config.token else "NO AUTHENTICATION, loopback only")
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False)
+
+
+class ServiceProcess:
+    """`codelhf serve ARGS` in a child process, on a free loopback port, returned once /health answers; for
+    scripts and tests that need a service beside them. `stop()` (or leaving the `with` block) sends SIGTERM:
+    uvicorn shuts down gracefully and the app closes its executor."""
+
+    def __init__(self, *args: str, token: str | None = None, ready_timeout_s: float = 120.0):
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        if token:
+            env[TOKEN_ENV] = token
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "codelhf.cli", "serve", "--port", str(self.port),
+                                         *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True)
+        deadline = time.monotonic() + ready_timeout_s
+        while not self._healthy():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"codelhf serve exited {self.process.returncode}: {self.process.stderr.read()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"codelhf serve did not answer /health within {ready_timeout_s} s")
+            time.sleep(0.2)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        return self.process.returncode
+
+    def __enter__(self) -> ServiceProcess:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

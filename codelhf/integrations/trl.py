@@ -19,7 +19,8 @@ codelhf/integrations/scorer.py); `CodeReward(ScorerConfig(...))` is one with its
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.integrations.scorer import Score, Scorer, ScorerConfig, default_scorer

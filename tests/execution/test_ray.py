@@ -18,12 +18,12 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-from codelhf.execution import Executor  # noqa: E402
-from codelhf.execution.ray import RayBackend  # noqa: E402
-from codelhf.problems import Problem  # noqa: E402
-from codelhf.problems import TestCase as Case  # noqa: E402
-from codelhf.samples import Sample  # noqa: E402
-from codelhf.verdicts import Status  # noqa: E402
+from codelhf.execution import Executor
+from codelhf.execution.ray import RayBackend
+from codelhf.problems import Problem
+from codelhf.problems import TestCase as Case
+from codelhf.samples import Sample
+from codelhf.verdicts import Status
 
 
 def _contract_module():

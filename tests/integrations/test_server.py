@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,46 +15,12 @@ import time
 import httpx
 import pytest
 
+from codelhf.integrations.server import ServiceProcess
+
 pytestmark = pytest.mark.docker
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(*args: str, token: str | None = TOKEN) -> tuple[subprocess.Popen, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CODELHF_SERVE_TOKEN"}
-    if token:
-        env["CODELHF_SERVE_TOKEN"] = token
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "codelhf.cli", "serve", "--port", str(port), *args],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {process.stderr.read()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("server did not answer /health within 120 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully: the app closes its executor
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def containers_of(pid: int) -> list[str]:
@@ -69,12 +34,11 @@ def containers_of(pid: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server():
-    process, url = start_server("--backend", "docker", "--workers", "2", "--max-body-mb", "0.25",
-                                "--max-items", "64", "--max-in-flight", "40")
-    yield url
-    stop_server(process)
-    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its graceful shutdown
-    assert containers_of(process.pid) == []  # the sandbox went with the service
+    service = ServiceProcess("--backend", "docker", "--workers", "2", "--max-body-mb", "0.25", "--max-items", "64",
+                             "--max-in-flight", "40", token=TOKEN)
+    yield service.url
+    assert service.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its graceful shutdown
+    assert containers_of(service.pid) == []  # the sandbox went with the service
 
 
 def openrlhf_body(cases, indices: list[int], prompt: str = "PROMPT: ") -> dict:
@@ -185,14 +149,11 @@ def test_the_server_refuses_to_start_exposed_without_a_token():
     env = {k: v for k, v in os.environ.items() if k != "CODELHF_SERVE_TOKEN"}
     for args, message in [((), "no token"), (("--insecure-no-auth", "--host", "0.0.0.0"), "anyone who reaches")]:
         done = subprocess.run([sys.executable, "-m", "codelhf.cli", "serve", "--backend", "local", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_insecure_no_auth_serves_on_loopback_only():
-    process, url = start_server("--insecure-no-auth", "--backend", "local", "--workers", "1", token=None)
-    try:
+    with ServiceProcess("--insecure-no-auth", "--backend", "local", "--workers", "1") as service:
         body = {"items": [{"completion": "print(2)", "problem": {"inputs": [""], "outputs": ["2"]}}]}
-        assert httpx.post(f"{url}/score", json=body, timeout=60).json()["results"][0]["verdict"] == "AC"
-    finally:
-        stop_server(process)
+        assert httpx.post(f"{service.url}/score", json=body, timeout=60).json()["results"][0]["verdict"] == "AC"
