@@ -1,6 +1,7 @@
 """`codelhf serve`: the sandbox as an HTTP reward service (FastAPI on uvicorn), for trainers on other machines.
 
-Endpoints (JSON; every one but /health needs `Authorization: Bearer <token>`):
+Endpoints (JSON; every one but /health needs `Authorization: Bearer <token>`, or `?token=<token>` in the URL for
+clients that cannot send headers, such as OpenRLHF's):
 - `POST /get_reward`: OpenRLHF's remote-reward form (`--reward.remote_url http://HOST:PORT/get_reward`):
   `{"query": [...], "prompts": [...], "labels": [...]}` → `{"rewards", "scores", "extra_logs"}`. `query` is prompt +
   response; `labels` holds each sample's problem (codelhf/integrations/scorer.py lists the forms).
@@ -173,10 +174,13 @@ def create_app(config: ServeConfig, scorer: Scorer | None = None) -> FastAPI:
         return JSONResponse({"detail": e.reason}, status_code=e.status, headers=e.headers)
 
     def authorise(request: Request) -> None:
+        """The bearer token, from the Authorization header or, for clients that cannot set headers (OpenRLHF's
+        remote-reward client), the `token` query parameter; compared in constant time."""
         if config.token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
+        given = given.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
+        if not hmac.compare_digest(given.encode(), config.token.encode()):
             raise RequestError(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
 
     async def read_json(request: Request) -> dict[str, Any]:

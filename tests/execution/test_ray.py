@@ -7,7 +7,11 @@ a cluster has: work spread over the nodes, and a node removed in the middle of a
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -58,8 +62,10 @@ def cluster():
     ray.init(address=nodes.address, namespace="codelhf-tests", log_to_driver=False)
     nodes.wait_for_nodes()
     yield nodes
+    session = Path(nodes.head_node.get_session_dir_path())
     ray.shutdown()
     nodes.shutdown()
+    shutil.rmtree(session, ignore_errors=True)  # Ray's logs and sockets of this cluster, under /tmp/ray
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +147,22 @@ def test_a_job_on_a_removed_node_is_retried_elsewhere_even_when_every_seat_was_t
         cluster.remove_node(lone)
         (verdict,) = future.result(timeout=300)
     assert verdict.status == Status.SE and "no live Ray node" in verdict.tests[0].feedback
+
+
+def test_codelhf_execute_backend_ray_joins_the_cluster_and_shares_its_actors(cluster, executor, tmp_path):
+    from codelhf.problems import save_problems_jsonl
+    from codelhf.samples import save_samples
+
+    save_problems_jsonl(tmp_path / "p.jsonl", [ECHO])
+    save_samples(tmp_path / "s.jsonl", [Sample("echo", program="print(input())", sample_index=i) for i in range(6)]
+                 + [Sample("echo", program="print(8)", sample_index=6)])
+    before = sum(jobs_by_node(executor.backend).values())
+    done = subprocess.run([sys.executable, "-m", "codelhf.cli", "execute", "--backend", "ray", "--problems",
+                           str(tmp_path / "p.jsonl"), "--samples", str(tmp_path / "s.jsonl"), "--json"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "RAY_ADDRESS": cluster.address})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"samples": 7, "all_passed": 6,
+                                                                 "verdicts": {"AC": 6, "WA": 1}}
+    # the command's driver found this process's sandbox actors by name (docker ones would be separate)
+    assert sum(jobs_by_node(executor.backend).values()) == before + 7

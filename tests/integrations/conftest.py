@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,12 @@ def default_scorer(monkeypatch, request):
     yield scorer_module.default_scorer()
     scorer_module.default_scorer().close()
     scorer_module._default = None
+
+
+@pytest.fixture(scope="session")
+def readme_snippet():
+    """`readme_snippet(language, index)`: a code block of the README's section on TRL / verl / OpenRLHF, as the
+    user copies it."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Use codelhf as the reward in TRL / verl / OpenRLHF", 1)[1].split("\n## ", 1)[0]
+    return lambda language, index=0: re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)[index]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +20,13 @@ from codelhf.problems import TestCase as Case
 pytestmark = pytest.mark.docker
 
 
-def load_reward_func():
-    """As OpenRLHF does with `--reward.remote_url path/to/file.py`: import the file by path, take reward_func."""
-    path = subprocess.run([sys.executable, "-m", "codelhf.cli", "integrations", "path", "openrlhf"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+def load_reward_func(command: str):
+    """As OpenRLHF does with `--reward.remote_url "$(COMMAND)"`: run the README's command for the path, import
+    the file by path, take reward_func."""
+    args = shlex.split(re.search(r'--reward\.remote_url "\$\((.*?)\)"', command).group(1))
+    assert args[0] == "codelhf"
+    path = subprocess.run([str(Path(sys.executable).with_name("codelhf")), *args[1:]], capture_output=True,
+                          text=True, check=True).stdout.strip()
     assert path.endswith("openrlhf.py")
     spec = importlib.util.spec_from_file_location("reward_func_module", path)
     module = importlib.util.module_from_spec(spec)
@@ -28,8 +34,8 @@ def load_reward_func():
     return module.reward_func
 
 
-def test_reward_func_per_sample_and_batched(default_scorer, cases):
-    reward_func = load_reward_func()
+def test_the_readme_reward_file_per_sample_and_batched(default_scorer, readme_snippet, cases):
+    reward_func = load_reward_func(readme_snippet("bash", 1))
     prompt = "<|user|>Add two numbers.<|assistant|>"
     expected = []
     for completion, problem, reward, rate, _ in cases.CASES:

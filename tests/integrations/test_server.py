@@ -54,6 +54,9 @@ def test_requests_without_the_right_token_are_refused(server, cases):
         assert answer.status_code == 401 and "token" in answer.json()["detail"]
         assert answer.headers["www-authenticate"] == "Bearer"
     assert httpx.post(f"{server}/get_reward", json=body, headers=AUTH, timeout=60).json()["rewards"] == [1.0]
+    # OpenRLHF's client sends no headers but the URL it is given: the token may ride in the query
+    assert httpx.post(f"{server}/get_reward?token={TOKEN}", json=body, timeout=60).json()["rewards"] == [1.0]
+    assert httpx.post(f"{server}/get_reward?token=wrong", json=body, timeout=60).status_code == 401
 
 
 def test_openrlhf_json_and_the_batch_endpoint_with_full_verdicts(server, cases):

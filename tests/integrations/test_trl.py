@@ -17,39 +17,33 @@ from codelhf.integrations.trl import AsyncCodeReward, CodeReward, code_reward, c
 pytestmark = pytest.mark.docker
 
 
-def test_grpo_trainer_two_steps_with_sandbox_rewards(default_scorer, tmp_path):
-    from datasets import Dataset
+def test_readme_grpo_example_two_steps_with_sandbox_rewards(default_scorer, readme_snippet, tmp_path, monkeypatch):
+    """The README's TRL snippet as it is, with a callback added before `trainer.train()` to see each step."""
     from transformers import TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
 
-    from codelhf.datasets.bundled import load_bundled
-    from codelhf.policy import load_policy
     from codelhf.problems import save_problems_jsonl
     from codelhf.prompting import build_prompt, extract_code
 
-    model, tokenizer = load_policy("tiny", device="cpu")
-    problems = [p for p in load_bundled("train") if p.difficulty == "easy"][:4]
-    dataset = Dataset.from_list([{"prompt": build_prompt(p, tokenizer), "problem": json.dumps(p.to_dict())}
-                                 for p in problems])
+    code = readme_snippet("python")
+    assert code.rstrip().endswith("trainer.train()")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code.rstrip().removesuffix("trainer.train()"), "README.md", "exec"), namespace)  # noqa: S102
+    trainer, problems, tokenizer = namespace["trainer"], namespace["problems"], namespace["tokenizer"]
+    assert trainer.reward_funcs == [code_reward]
 
     class KeepCompletions(TrainerCallback):
-        """After each step: the completions and the code_reward values TRL logged for them."""
+        """After each step: the prompts, completions and code_reward values TRL logged."""
 
         def __init__(self):
-            self.trainer, self.steps = None, []
+            self.steps = []
 
         def on_step_end(self, args, state, control, **kwargs):
-            logs = self.trainer._logs
+            logs = trainer._logs
             self.steps.append((list(logs["prompt"]), list(logs["completion"]), list(logs["rewards"]["code_reward"])))
 
     keep = KeepCompletions()
-    config = GRPOConfig(output_dir=str(tmp_path / "grpo"), max_steps=2, per_device_train_batch_size=4,
-                        num_generations=4, max_completion_length=96, temperature=1.0, learning_rate=1e-4,
-                        logging_steps=1, report_to="none", save_strategy="no", use_cpu=True, seed=0,
-                        dataloader_num_workers=0)
-    trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=code_reward, args=config,
-                          train_dataset=dataset, callbacks=[keep])
-    keep.trainer = trainer
+    trainer.add_callback(keep)
     trainer.train()
     assert trainer.state.global_step == 2 and len(keep.steps) == 2
 

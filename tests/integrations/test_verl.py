@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -67,3 +68,13 @@ def test_ground_truth_as_an_object_and_a_sandbox_error(default_scorer, cases):
     timeout = json.dumps({"inputs": ["\n"], "outputs": ["1\n"], "time_limit_s": 0.5})
     assert compute_score("taco", "while True:\n    pass\n", timeout) == {"score": 0.0, "pass_rate": 0.0,
                                                                            "verdict": "TLE"}
+
+
+def test_the_readme_verl_config_loads_and_scores(default_scorer, readme_snippet, cases):
+    command = readme_snippet("bash", 0)
+    path = re.search(r"reward\.custom_reward_function\.path=(\S+)", command).group(1)
+    name = re.search(r"reward\.custom_reward_function\.name=(\S+)", command).group(1)
+    compute_score = load_custom_reward_function(path, name)
+    assert asyncio.iscoroutinefunction(compute_score)  # verl awaits it on its reward loop
+    result = asyncio.run(compute_score("codecontests", cases.STDIO_RIGHT, cases.STDIO_GT, {"index": 0}))
+    assert result == {"score": 1.0, "pass_rate": 1.0, "verdict": "AC"}
