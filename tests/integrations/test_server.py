@@ -75,6 +75,18 @@ def test_openrlhf_json_and_the_batch_endpoint_with_full_verdicts(server, cases):
     assert [t["status"] for t in results[1]["verdicts"]["tests"]] == ["AC", "WA"]
 
 
+def test_a_sandbox_failure_is_never_a_reward_of_zero(server, cases):
+    label = json.dumps(cases.SYSTEM_ERROR_PROBLEM)
+    answer = httpx.post(f"{server}/get_reward", json={"query": ["print(1)"], "labels": [label]}, headers=AUTH,
+                        timeout=120)
+    assert answer.status_code == 503 and "system error" in answer.json()["detail"]  # OpenRLHF retries a 503
+    assert answer.headers["retry-after"] == "1"
+    answer = httpx.post(f"{server}/score", json={"items": [{"completion": "print(1)", "problem": label}]},
+                        headers=AUTH, timeout=120)
+    (result,) = answer.json()["results"]
+    assert answer.status_code == 200 and result["reward"] is None and result["verdict"] == "SE"
+
+
 @pytest.mark.parametrize("body, status, reason", [
     (b"{not json", 400, "not JSON"),
     (b"[1, 2]", 422, "JSON object"),
