@@ -107,7 +107,7 @@ def main() -> None:
                           f"{ray_cpu:.1f}", f"{direct_cpu:.1f}", f"{os.getloadavg()[0]:.1f}")
             if n == 1:
                 print(f"one job alone: ray {ray_latency:.1f} ms, {args.sandbox} executor {direct_latency:.1f} ms "
-                      f"(+{ray_latency - direct_latency:.1f} ms for the hop to the actor)")
+                      f"({ray_latency - direct_latency:+.1f} ms for the hop to the actor)")
     finally:
         ray.shutdown()
         cluster.shutdown()
