@@ -556,8 +556,12 @@ def serve(
 ) -> None:
     """An HTTP reward service: OpenRLHF's remote-reward JSON at /get_reward, full verdicts at /score."""
     from codelhf.integrations.scorer import ScorerConfig
-    from codelhf.integrations.server import ServeConfig, read_token
-    from codelhf.integrations.server import serve as run_server
+
+    try:
+        from codelhf.integrations.server import ServeConfig, read_token
+        from codelhf.integrations.server import serve as run_server
+    except ImportError as e:
+        raise UserError(f"codelhf serve needs FastAPI and uvicorn ({e})", "pip install 'codelhf[serve]'")
 
     config = ServeConfig(host=host, port=port, token=read_token(token_file=token_file),
                          insecure_no_auth=insecure_no_auth, max_body_bytes=int(max_body_mb * 2**20),

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from codelhf.errors import UserError
 from codelhf.execution.base import Limits, WorkerDied, backends
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,10 @@ class RayBackend:
 
     def __init__(self, address: str | None = None, sandbox: str = "docker", workers_per_node: int | None = None,
                  resource: str | None = None, sandbox_options: dict[str, Any] | None = None):
-        import ray
+        try:
+            import ray
+        except ImportError as e:
+            raise UserError(f"the ray backend needs Ray ({e})", "pip install 'codelhf[ray]'")
 
         self.started_ray = not ray.is_initialized()
         if self.started_ray:  # join RAY_ADDRESS (or `address`) when given, else start a one-node cluster here
@@ -238,8 +242,6 @@ class RayBackend:
         self.lock = threading.Lock()
         self.nodes = self._alive_nodes()
         if not self.nodes:
-            from codelhf.errors import UserError
-
             raise UserError("no Ray node can host a sandbox" + (f" (none offers resource {resource!r})"
                                                                 if resource else ""),
                             f"start nodes with --resources '{{\"{resource}\": 1}}'" if resource else "")

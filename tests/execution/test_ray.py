@@ -153,14 +153,18 @@ def test_a_job_on_a_removed_node_is_retried_elsewhere_even_when_every_seat_was_t
     assert verdict.status == Status.SE and "no live Ray node" in verdict.tests[0].feedback
 
 
-def test_codelhf_execute_backend_ray_joins_the_cluster_and_shares_its_actors(cluster, executor, tmp_path):
+@pytest.mark.docker
+def test_codelhf_execute_backend_ray_joins_the_cluster_and_shares_its_actors(cluster, tmp_path):
     from codelhf.problems import save_problems_jsonl
     from codelhf.samples import save_samples
 
     save_problems_jsonl(tmp_path / "p.jsonl", [ECHO])
     save_samples(tmp_path / "s.jsonl", [Sample("echo", program="print(input())", sample_index=i) for i in range(6)]
                  + [Sample("echo", program="print(8)", sample_index=6)])
-    before = sum(jobs_by_node(executor.backend).values())
+    ours = RayBackend(sandbox="docker")  # this process's handles on the per-node Docker actors (made if missing)
+    for node in ours.nodes:
+        ray.get(ours._actor(node).info.remote(), timeout=300)
+    before = sum(jobs_by_node(ours).values())
     done = subprocess.run([sys.executable, "-m", "codelhf.cli", "execute", "--backend", "ray", "--problems",
                            str(tmp_path / "p.jsonl"), "--samples", str(tmp_path / "s.jsonl"), "--json"],
                           capture_output=True, text=True, timeout=300, check=False,
@@ -168,5 +172,5 @@ def test_codelhf_execute_backend_ray_joins_the_cluster_and_shares_its_actors(clu
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"samples": 7, "all_passed": 6,
                                                                  "verdicts": {"AC": 6, "WA": 1}}
-    # the command's driver found this process's sandbox actors by name (docker ones would be separate)
-    assert sum(jobs_by_node(executor.backend).values()) == before + 7
+    # the command's driver found these actors by name and ran its jobs on them, not on actors of its own
+    assert sum(jobs_by_node(ours).values()) == before + 7

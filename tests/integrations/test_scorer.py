@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import codelhf
 from codelhf.errors import UserError
 from codelhf.integrations.scorer import Scorer, ScorerConfig, program_for, to_problem
 from codelhf.problems import Problem, save_problems_jsonl
@@ -103,3 +107,16 @@ def test_config_from_environment(monkeypatch):
     with pytest.raises(UserError, match="fractoin"):
         ScorerConfig.from_env()
     assert json.loads(json.dumps(ScorerConfig().__dict__))["backend"] == "auto"
+
+
+def test_integrations_path_names_each_adapter_file():
+    def path(trainer: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "codelhf.cli", "integrations", "path", trainer],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    for trainer in ("openrlhf", "verl", "trl"):
+        done = path(trainer)
+        assert done.returncode == 0 and Path(done.stdout.strip()) == Path(codelhf.__file__).parent / \
+            "integrations" / f"{trainer}.py"
+    done = path("deepspeed-chat")
+    assert done.returncode == 2 and "no adapter for 'deepspeed-chat'" in done.stderr and "Traceback" not in done.stderr
