@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 
@@ -109,8 +110,10 @@ def main() -> None:
                 print(f"one job alone: ray {ray_latency:.1f} ms, {args.sandbox} executor {direct_latency:.1f} ms "
                       f"({ray_latency - direct_latency:+.1f} ms for the hop to the actor)")
     finally:
+        session = cluster.head_node.get_session_dir_path()
         ray.shutdown()
         cluster.shutdown()
+        shutil.rmtree(session, ignore_errors=True)  # this cluster's logs and sockets under /tmp/ray
     Console(width=160).print(table)
 
 
