@@ -316,11 +316,11 @@ def validate(
             # typer.echo, not rich: the program exactly as it ran, tabs and all
             typer.echo(f"----- program that ran: {failure.kind} {failure.index} -----\n"
                        f"{program_that_ran(problem, failure).rstrip()}", err=True)
-            if failure.test is not None:
-                test = problem.tests("all")[failure.test]
+            if failure.test is not None and failure.verdict is not None:
+                test, verdict = problem.tests("all")[failure.test], failure.verdict
                 typer.echo(f"----- its first failing test: test {failure.test} -----", err=True)
-                for name, text in (("input", excerpt(as_text(test.input))), ("expected", failure.expected),
-                                   ("got", failure.got), ("stderr", failure.stderr)):
+                for name, text in (("input", excerpt(as_text(test.input))), ("expected", verdict.expected),
+                                   ("got", verdict.stdout), ("stderr", verdict.stderr)):
                     if text:
                         typer.echo(f"{name}:\n{text.rstrip()}", err=True)
             typer.echo("-----", err=True)

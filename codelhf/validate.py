@@ -21,7 +21,7 @@ from typing import Any
 from codelhf.harness import harnesses
 from codelhf.problems import Problem, Solution
 from codelhf.samples import LANGUAGES, Sample
-from codelhf.verdicts import SampleVerdict, Status
+from codelhf.verdicts import SampleVerdict, Status, TestVerdict
 
 
 @dataclass
@@ -37,16 +37,15 @@ class SolutionFailure:
     """The solution's verdict: its first failing test's status (AC for an accepted incorrect solution)."""
     test: int | None = None
     """The first failing test, an index into Problem.tests("all") (public first); None when all passed."""
-    feedback: str = ""
-    expected: str = ""
-    got: str = ""
-    stderr: str = ""
+    verdict: TestVerdict | None = None
+    """That test's verdict: the checker's feedback, excerpts of expected output, output and stderr."""
 
     def describe(self) -> str:
         where = f"{self.kind} {self.index} ({self.language})"
-        if self.test is None:
+        if self.test is None or self.verdict is None:
             return f"{where}: {self.status} on every test"
-        return f"{where}: {self.status} on test {self.test}" + (f": {self.feedback}" if self.feedback else "")
+        feedback = self.verdict.feedback
+        return f"{where}: {self.status} on test {self.test}" + (f": {feedback}" if feedback else "")
 
 
 @dataclass
@@ -131,12 +130,8 @@ def validation_samples(problems: Sequence[Problem], max_solutions: int | None = 
 
 def _failure(run: _Run, verdict: SampleVerdict) -> SolutionFailure:
     first = verdict.first_failure
-    failure = SolutionFailure(run.kind, run.index, run.language, verdict.status.value, first)
-    if first is not None:
-        test = verdict.tests[first]
-        failure.feedback, failure.expected, failure.got, failure.stderr = (test.feedback, test.expected,
-                                                                           test.stdout, test.stderr)
-    return failure
+    return SolutionFailure(run.kind, run.index, run.language, verdict.status.value, first,
+                           verdict.tests[first] if first is not None else None)
 
 
 def summarize(problems: Sequence[Problem], runs: list[_Run], verdicts: list[SampleVerdict],
