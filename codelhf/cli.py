@@ -279,6 +279,8 @@ def validate(
     first failing test), and which problems' tests look wrong."""
     import json
 
+    from rich.markup import escape
+
     from codelhf.datasets import load_problems
     from codelhf.execution import Executor
     from codelhf.harness.base import as_text
@@ -300,17 +302,17 @@ def validate(
                   f"{report.solutions_total}; incorrect solutions rejected {report.incorrect_rejected}/"
                   f"{report.incorrect_total}; {report.solutions_skipped} solution(s) in other languages skipped"
                   + (f" ({skipped})" if skipped else "")
-                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""))
+                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""), soft_wrap=True)
     by_id = {p.id: p for p in problem_list}
     for check in report.checks:
         if not check.failures and not check.suspect:
             continue
         problem = by_id[check.problem_id]
-        label = f"[yellow]suspect[/] {check.problem_id}: {'; '.join(check.reasons)}" if check.suspect else \
-            f"{check.problem_id}: references accepted {check.references_passed}/{check.references_total}"
-        console.print(f"  {label} [dim](dialect {problem.dialect})[/]")
+        label = f"[yellow]suspect[/] {escape(check.problem_id)}: {'; '.join(check.reasons)}" if check.suspect else \
+            f"{escape(check.problem_id)}: references accepted {check.references_passed}/{check.references_total}"
+        console.print(f"  {label} [dim](dialect {escape(problem.dialect)})[/]", soft_wrap=True)
         for failure in check.failures:
-            console.print(f"    {failure.describe()}", markup=False, highlight=False)
+            console.print(f"    {failure.describe()}", markup=False, highlight=False, soft_wrap=True)
             if not explain:
                 continue
             # typer.echo, not rich: the program exactly as it ran, tabs and all
