@@ -272,15 +272,24 @@ def validate(
     max_solutions: int = typer.Option(None, "--max-solutions", help="Run at most this many correct (and as many "
                                       "incorrect) solutions per problem."),
     out: str = typer.Option(None, "--out", help="Write the suspect problems here, one JSON object per line."),
+    explain: bool = typer.Option(False, "--explain", help="For each failing reference (and passing incorrect "
+                                 "solution): the exact program that ran, with the dialect's header and wrapper, "
+                                 "and its first failing test."),
     json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """Run a dataset's reference and incorrect solutions against its tests; list problems whose tests look wrong."""
+    """Run a dataset's reference and incorrect solutions against its tests: which references fail (verdict and
+    first failing test), and which problems' tests look wrong."""
     import json
+
+    from rich.markup import escape
 
     from codelhf.datasets import load_problems
     from codelhf.execution import Executor
+    from codelhf.harness.base import as_text
     from codelhf.problems import write_jsonl
+    from codelhf.validate import program_that_ran
     from codelhf.validate import validate as run_validation
+    from codelhf.verdicts import excerpt
 
     problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
     with Executor(backend=backend, workers=workers) as ex:
@@ -290,13 +299,35 @@ def validate(
     if json_summary:
         print(json.dumps(report.summary()))
         return
+    skipped = ", ".join(f"{language} {n}" for language, n in sorted(report.skipped_languages.items()))
     console.print(f"{report.problems} problems; correct solutions accepted {report.solutions_accepted}/"
                   f"{report.solutions_total}; incorrect solutions rejected {report.incorrect_rejected}/"
                   f"{report.incorrect_total}; {report.solutions_skipped} solution(s) in other languages skipped"
-                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""))
+                  + (f" ({skipped})" if skipped else "")
+                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""), soft_wrap=True)
+    by_id = {p.id: p for p in problem_list}
     for check in report.checks:
-        if check.suspect:
-            console.print(f"  [yellow]suspect[/] {check.problem_id}: {'; '.join(check.reasons)}")
+        if not check.failures and not check.suspect:
+            continue
+        problem = by_id[check.problem_id]
+        label = f"[yellow]suspect[/] {escape(check.problem_id)}: {'; '.join(check.reasons)}" if check.suspect else \
+            f"{escape(check.problem_id)}: references accepted {check.references_passed}/{check.references_total}"
+        console.print(f"  {label} [dim](dialect {escape(problem.dialect)})[/]", soft_wrap=True)
+        for failure in check.failures:
+            console.print(f"    {failure.describe()}", markup=False, highlight=False, soft_wrap=True)
+            if not explain:
+                continue
+            # typer.echo, not rich: the program exactly as it ran, tabs and all
+            typer.echo(f"----- program that ran: {failure.kind} {failure.index} -----\n"
+                       f"{program_that_ran(problem, failure).rstrip()}", err=True)
+            if failure.test is not None and failure.verdict is not None:
+                test, verdict = problem.tests("all")[failure.test], failure.verdict
+                typer.echo(f"----- its first failing test: test {failure.test} -----", err=True)
+                for name, text in (("input", excerpt(as_text(test.input))), ("expected", verdict.expected),
+                                   ("got", verdict.stdout), ("stderr", verdict.stderr)):
+                    if text:
+                        typer.echo(f"{name}:\n{text.rstrip()}", err=True)
+            typer.echo("-----", err=True)
     console.print(f"{report.suspect_problems} suspect problem(s)" + (f", written to {out}" if out else ""))
 
 

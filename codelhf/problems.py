@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from codelhf.errors import UserError
 
@@ -59,6 +60,9 @@ class Problem:
     checker: str = "tokens"
     checker_args: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the checker, e.g. `{"abs_tol": 1e-6}` for `float` or `{"program": "..."}`."""
+    dialect: str = "plain"
+    """How the dataset's own harness runs a program (import header, stdin program as a function body): `apps`,
+    `taco`, `livecodebench`, ... or `plain` (as written); see codelhf/harness/dialects.py. Loaders set it."""
     solutions: list[Solution] = field(default_factory=list)
     incorrect_solutions: list[Solution] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -82,7 +86,7 @@ class Problem:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str = "") -> "Problem":
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> Problem:
         """Build from a canonical row; `where` (file:line) goes into the error message of a malformed row."""
         known = {f.name for f in fields(cls)}
         unknown = set(row) - known
