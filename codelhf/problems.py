@@ -61,6 +61,9 @@ class Problem:
     checker: str = "tokens"
     checker_args: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the checker, e.g. `{"abs_tol": 1e-6}` for `float` or `{"program": "..."}`."""
+    dialect: str = "plain"
+    """How the dataset's own harness runs a program (import header, stdin program as a function body): `apps`,
+    `taco`, `livecodebench`, ... or `plain` (as written); see codelhf/harness/dialects.py. Loaders set it."""
     solutions: list[Solution] = field(default_factory=list)
     incorrect_solutions: list[Solution] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)

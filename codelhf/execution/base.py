@@ -93,6 +93,7 @@ class Backend(Protocol):
 backends: Registry[Any] = Registry("executor backend", "codelhf.backends")
 backends.register("docker", "codelhf.execution.docker:DockerBackend")
 backends.register("local", "codelhf.execution.local:LocalBackend")
+backends.register("ray", "codelhf.execution.ray:RayBackend")
 
 
 def sandbox_dir() -> Path:

@@ -175,7 +175,8 @@ class Executor:
                        **(backend_options or {})}
             backend = backends.get(backend)(**options)
         self.backend: Backend = backend
-        self.n_workers = workers or default_workers()
+        # a backend may know a better default pool size than this machine's cores (ray: the whole cluster's)
+        self.n_workers = workers or getattr(backend, "default_workers", None) or default_workers()
         self.retries = retries
         self.python_fork = python_fork
         self.tests = tests
