@@ -47,13 +47,15 @@ ECHO, sleepy = _contract.ECHO, _contract.sleepy
 # The contract, collected here a second time: each takes the `executor` fixture below, a ray executor.
 test_results_come_back_in_submission_order = _contract.test_results_come_back_in_submission_order
 test_submit_returns_before_the_batch_finishes = _contract.test_submit_returns_before_the_batch_finishes
-test_two_batches_in_flight_keep_their_own_results = _contract.test_two_batches_in_flight_keep_their_own_results
+test_two_batches_in_flight_keep_their_own_results_and_stats = \
+    _contract.test_two_batches_in_flight_keep_their_own_results_and_stats
 test_missing_problem_or_unknown_checker_is_a_user_error_at_submit = \
     _contract.test_missing_problem_or_unknown_checker_is_a_user_error_at_submit
 test_runner_error_answer_is_a_system_error_without_retry = \
     _contract.test_runner_error_answer_is_a_system_error_without_retry
-test_a_checker_bug_fails_the_batch_loudly_and_a_hung_checker_program_is_se = \
-    _contract.test_a_checker_bug_fails_the_batch_loudly_and_a_hung_checker_program_is_se
+test_a_judging_bug_is_that_samples_verdict_and_the_batch_is_delivered = \
+    _contract.test_a_judging_bug_is_that_samples_verdict_and_the_batch_is_delivered
+test_a_hung_checker_program_is_se = _contract.test_a_hung_checker_program_is_se
 test_a_sample_without_tests_gets_an_empty_verdict = _contract.test_a_sample_without_tests_gets_an_empty_verdict
 
 
