@@ -2,7 +2,8 @@
 """The codelhf sandbox runner: reads jobs from a byte stream, runs each test in fresh sandboxed processes, answers
 results.
 
-Standard library only, Python 3.10+, Linux (memfd, pidfd, SCM_RIGHTS). It lives inside every sandbox container
+Standard library only (ctypes included), Python 3.10+, Linux 5.3+ (memfd, pidfd, SCM_RIGHTS, clone with
+CLONE_PARENT on x86_64, aarch64, riscv64, ppc64le, armv7l or i686). It lives inside every sandbox container
 and, for the `local` backend, in a process on the host. The wire format, the threat model and the meaning of every
 field are in PROTOCOL.md beside this file: keep the two in step.
 
@@ -340,6 +341,7 @@ if __name__ == "__main__" and sys.argv[1:] == ["--child"]:
 # end of the child side: a fresh interpreter runs only the code above this line. The runner's own imports follow.
 
 import builtins
+import ctypes
 import fcntl
 import json
 import marshal
@@ -526,34 +528,19 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 CLONE_NEWIPC, CLONE_NEWNET = 0x08000000, 0x40000000
 IPC_RMID = 0
 M_ARENA_MAX = -8
-_libc: Any = None
-
-
-def libc() -> Any:
-    """The C library through ctypes, or None where ctypes is missing (minimal Pythons)."""
-    global _libc
-    if _libc is None:
-        try:
-            import ctypes
-
-            _libc = ctypes.CDLL(None, use_errno=True)
-        except (ImportError, OSError):
-            _libc = False
-    return _libc or None
+LIBC = ctypes.CDLL(None, use_errno=True)
+"""What Python's os module lacks: prctl, clone, setfsuid, the System V IPC calls, mallopt."""
 
 
 def prctl(option: int, arg: int) -> bool:
-    """prctl(2); False without ctypes: no subreaper, no death signal."""
-    c = libc()
-    return bool(c) and c.prctl(option, arg, 0, 0, 0) == 0
+    return LIBC.prctl(option, arg, 0, 0, 0) == 0
 
 
 def private_namespaces() -> list[str]:
     """New IPC and network namespaces for this runner, where it may make them (root outside a container: the
     local backend without bubblewrap): its tests' System V objects are then invisible to every other process and
     vanish with it, and programs have no network. A container (no CAP_SYS_ADMIN) or bubblewrap already gave both."""
-    c = libc()
-    return [name for name, flag in (("ipc", CLONE_NEWIPC), ("net", CLONE_NEWNET)) if c and c.unshare(flag) == 0]
+    return [name for name, flag in (("ipc", CLONE_NEWIPC), ("net", CLONE_NEWNET)) if LIBC.unshare(flag) == 0]
 
 
 def set_limit(kind: int, soft: int, hard: int | None = None) -> None:
@@ -678,16 +665,13 @@ def sysv_ipc_objects() -> list[tuple[str, int, int, int]]:
 
 def remove_sysv_ipc(objects: list[tuple[str, int, int, int]]) -> None:
     """IPC_RMID each object (the caller must own it). A segment still attached goes when its last user dies."""
-    c = libc()
-    if c is None:
-        return
     for kind, ident, _, _ in objects:
         if kind == "shm":
-            c.shmctl(ident, IPC_RMID, None)
+            LIBC.shmctl(ident, IPC_RMID, None)
         elif kind == "msg":
-            c.msgctl(ident, IPC_RMID, None)
+            LIBC.msgctl(ident, IPC_RMID, None)
         else:
-            c.semctl(ident, 0, IPC_RMID)
+            LIBC.semctl(ident, 0, IPC_RMID)
 
 
 # ---------------------------------------------------------------------------------------------- the judge (assert)
@@ -902,7 +886,7 @@ def zygote_main(control_fd: int) -> NoReturn:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
     warm_up()
-    libc().mallopt(M_ARENA_MAX, 1)  # what MALLOC_ARENA_MAX (program_env) does for a new process, for our forks
+    LIBC.mallopt(M_ARENA_MAX, 1)  # what MALLOC_ARENA_MAX (program_env) does for a new process, for our forks
     control = socket.socket(fileno=control_fd)
     control.send(marshal.dumps({"ready": True, "pid": os.getpid(), "rss_kb": rss_kb()}))
     forks: list[int] = []  # pidfds of the forks, parked or running a test
@@ -956,8 +940,6 @@ def fork_for_parent() -> int:
     """fork(), except that the child's parent is our parent (clone with CLONE_PARENT, which Python does not offer):
     the zygote's forks are the runner's children. CPython's own fork bookkeeping runs around the raw clone, as
     os.fork does it; glibc's fork handlers do not, which is safe in a process with one thread, the zygote."""
-    import ctypes
-
     api = ctypes.pythonapi
     api.PyOS_BeforeFork()
     number = SYS_CLONE[platform.machine()]
@@ -1087,8 +1069,7 @@ def warm_up() -> None:
             pass
     gc.collect()
     gc.freeze()
-    if libc():  # hand back the heap that compiling this file left free: every fork would copy its page tables
-        libc().malloc_trim(0)
+    LIBC.malloc_trim(0)  # hand back the heap that compiling this file left free: every fork would copy its page tables
 
 
 class ZygoteDied(Exception):
@@ -1680,21 +1661,20 @@ class TreeMeter:
 
 class FsIdentity:
     """Within the block, file access checks (and /proc's) see the program uid: the runner holds no CAP_SYS_PTRACE,
-    and the kernel lets a process read another's memory map only as its owner."""
+    and the kernel lets a process read another's memory map only as its owner. (None: we are that uid already.)"""
 
     def __init__(self, uid: int | None):
         self.uid = uid
-        self.c = libc() if uid is not None else None
 
     def __enter__(self) -> None:
-        if self.c:
-            self.c.setfsgid(self.uid)
-            self.c.setfsuid(self.uid)
+        if self.uid is not None:
+            LIBC.setfsgid(self.uid)
+            LIBC.setfsuid(self.uid)
 
     def __exit__(self, *exc: object) -> None:
-        if self.c:
-            self.c.setfsuid(0)
-            self.c.setfsgid(0)
+        if self.uid is not None:
+            LIBC.setfsuid(0)
+            LIBC.setfsgid(0)
 
 
 def process_memory_kb(pid: int) -> int:
