@@ -1,11 +1,13 @@
 """The local backend: the sandbox runner as a process on this machine, for development where Docker is missing.
 
 Each worker is `python3 sandbox/runner.py` behind pipes. With bubblewrap it runs in new pid, network, IPC and UTS
-namespaces, the whole filesystem read-only, a private /tmp, and only the capabilities the runner needs; when this
-process is root the runner then drops programs to a uid of their own (unique per worker: `program_uid`), so a
-program cannot signal the runner, and `kill(-1)` of that uid reaches nothing else. Without bubblewrap only the
-runner's rlimits, process groups and subreaper stand between a program and the host. Either way it is weaker
-than a container (no memory cgroup, the host's files readable where their permissions allow), hence the warning.
+namespaces, the whole filesystem read-only, a private /tmp, and only the capabilities the runner needs. When this
+process is root the runner drops programs to a uid of their own and assert tests' judges to another (unique per
+worker: `program_uid`), so a program cannot signal the runner or the judge, and `kill(-1)` of that uid reaches
+nothing else; without bubblewrap a root runner still makes its own IPC and network namespaces. Not root and
+without bubblewrap, only the runner's rlimits, process groups and subreaper stand between a program and the host.
+Either way it is weaker than a container (no memory cgroup, the host's files readable where their permissions
+allow), hence the warning.
 """
 
 from __future__ import annotations
