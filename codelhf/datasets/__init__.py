@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from codelhf.datasets.apps import is_apps_directory, read_apps_directory
 from codelhf.datasets.base import Loader, RowError
+from codelhf.datasets.bundled import load_bundled
 from codelhf.errors import UserError
 from codelhf.problems import Problem, text_lines
 from codelhf.registry import Registry
@@ -45,14 +47,12 @@ def load_problems(source: str | Path, format: str | None = None, split: str | No
     """Problems from `source`; malformed rows stop with a `UserError` naming file, row and field, or are skipped
     (with a logged count) when `skip_bad`."""
     if str(source) == "bundled":
-        from codelhf.datasets.bundled import load_bundled  # written alongside; imported only when asked for
-
         return load_bundled(split)[:limit]
     path = Path(source)
     if path.exists():
         path = _apps_split_folder(path, split)
         rows = _read_local(path, split)
-        if format is None and path.is_dir() and _apps_directory(path):
+        if format is None and path.is_dir() and is_apps_directory(path):
             format = "apps"
     elif path.suffix in (".json", ".jsonl", ".gz", ".parquet", ".arrow") or str(source).startswith((".", "/")):
         raise UserError(f"{source}: no such file", "check the path (or give a hub dataset name)")
@@ -117,25 +117,17 @@ def detect_format(row: dict[str, Any], where: str = "") -> Loader:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _apps_directory(path: Path) -> bool:
-    from codelhf.datasets.apps import is_apps_directory
-
-    return is_apps_directory(path)
-
-
 def _apps_split_folder(path: Path, split: str | None) -> Path:
     """The APPS release's root holds train/ and test/, each a folder of problems: `split` picks one."""
-    if not path.is_dir() or _apps_directory(path):
+    if not path.is_dir() or is_apps_directory(path):
         return path
-    splits = sorted(child.name for child in path.iterdir() if _apps_directory(child))
+    splits = sorted(child.name for child in path.iterdir() if is_apps_directory(child))
     return path / _choose_split(splits, split, path) if splits else path
 
 
 def _read_local(path: Path, split: str | None) -> Rows:
     if path.is_dir():
-        if _apps_directory(path):
-            from codelhf.datasets.apps import read_apps_directory
-
+        if is_apps_directory(path):
             return read_apps_directory(path)
         if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
             return _read_saved_dataset(path, split)

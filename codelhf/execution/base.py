@@ -9,6 +9,7 @@ harness, retries a job whose worker died, and never loses a result.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -122,7 +123,5 @@ def runner_module() -> ModuleType:
 
 def default_workers() -> int:
     """One worker per core: a test's CPU time is what is limited, so more would only add contention."""
-    import os
-
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 

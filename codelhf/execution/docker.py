@@ -24,6 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from docker.errors import APIError
+
 from codelhf.execution.base import Limits, WorkerDied
 from codelhf.execution.image import connect, ensure_image
 from codelhf.execution.stream import StreamWorker
@@ -105,8 +107,6 @@ class DockerBackend:
 
     def _create_container(self, slot: int) -> Any:
         """Create a container under the first program uid no live container of this daemon holds."""
-        from docker.errors import APIError
-
         memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
         taken = {c.labels.get(UID_LABEL) for c in codelhf_containers(self.client)}
         for uid in range(PROGRAM_UID_BASE, PROGRAM_UID_END, 2):

@@ -25,6 +25,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from codelhf.errors import UserError
 from codelhf.execution.base import Backend, Limits, Worker, WorkerDied, backends, default_workers
 from codelhf.harness import Harness, harnesses
@@ -228,9 +231,6 @@ class Executor:
         """The verdicts of a submitted batch, with a progress bar (on stderr) while they come in."""
         if not progress or future.done():
             return future.result()
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         columns = [TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[rate]}")]
         with Progress(*columns, console=Console(stderr=True)) as bar:  # stdout stays for results

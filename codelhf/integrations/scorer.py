@@ -38,7 +38,13 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
+from codelhf.config import load_config
+from codelhf.datasets import load_problems
+from codelhf.datasets.apps import tests_from_input_output
+from codelhf.datasets.base import RowError
+from codelhf.datasets.humaneval import HUMANEVAL
 from codelhf.errors import UserError
+from codelhf.execution import Executor
 from codelhf.problems import Problem
 from codelhf.prompting import extract_code
 from codelhf.rewards import RewardConfig, is_scorable, rewards
@@ -75,8 +81,6 @@ class ScorerConfig:
     @classmethod
     def from_env(cls, **overrides: Any) -> ScorerConfig:
         """Defaults, then CODELHF_<FIELD> variables (YAML scalars), then `overrides`."""
-        from codelhf.config import load_config
-
         pairs = [f"{f.name}={os.environ[ENV_PREFIX + f.name.upper()]}" for f in fields(cls)
                  if ENV_PREFIX + f.name.upper() in os.environ]
         pairs += [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
@@ -151,10 +155,6 @@ def _digest(text: str) -> str:
 
 
 def _problem_from_dict(row: dict[str, Any], digest: str | None = None) -> Problem:
-    from codelhf.datasets.apps import tests_from_input_output
-    from codelhf.datasets.base import RowError
-    from codelhf.datasets.humaneval import HUMANEVAL
-
     digest = digest or _digest(json.dumps(row, sort_keys=True, default=str))
     try:
         if "id" in row and "prompt" in row:  # a codelhf record
@@ -270,8 +270,6 @@ class Scorer:
             return None
         with self._lock:
             if self._problems is None:
-                from codelhf.datasets import load_problems
-
                 self._problems = {p.id: p for p in load_problems(self.config.problems)}
             return self._problems
 
@@ -336,8 +334,6 @@ def ray_cluster_reachable() -> bool:
 
 
 def make_executor(config: ScorerConfig) -> Any:
-    from codelhf.execution import Executor
-
     backend = config.backend
     if backend == "auto":
         backend = "ray" if ray_cluster_reachable() else "docker"
