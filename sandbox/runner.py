@@ -575,9 +575,11 @@ def interpreter_signals() -> None:
 
 def program_env(workdir: str) -> dict[str, str]:
     """The whole environment of a program. MALLOC_ARENA_MAX=1: glibc reserves 64 MiB of address space for each
-    thread's malloc arena, so under RLIMIT_AS eight threads would exhaust a 512 MiB limit without using it."""
+    thread's malloc arena, so under RLIMIT_AS eight threads would exhaust a 512 MiB limit without using it.
+    OPENBLAS/OMP_NUM_THREADS=1: a pip-installed numpy (the Dockerfile's) starts one BLAS thread per host core at
+    import, which RLIMIT_NPROC and RLIMIT_AS would turn into a failure of a correct program on a many-core host."""
     return {"PATH": CLEAN_ENV_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "MALLOC_ARENA_MAX": "1"}
+            "MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def vm_size() -> int:
