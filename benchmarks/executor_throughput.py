@@ -11,10 +11,15 @@ Modes, all with the same number of concurrent workers (default: one per core):
   fresh-python      a fresh interpreter per test on the host, no isolation (what human-eval-style runners do)
   fork              a warm host process forks per test, no isolation and no limits: the limit of this machine
 
-Variants: `trivial` (read two numbers, print their sum) and `cpu` (a loop of about 20 ms of CPU per test).
-The slow modes (docker-run, fresh-python) run on the first `--slow-programs` programs only; a rate in tests/s
-does not depend on the batch size once it is well above the number of workers.
+Variants: `trivial` (read two numbers, print their sum), `cpu` (a loop of about 20 ms of CPU per test) and
+`assert` (HumanEval/MBPP style: a function, and an `assert` on it per test; codelhf runs the test code in a judge
+process of its own, the fork limit in the program's process, as unisolated harnesses do; docker-run and
+fresh-python have no assert driver). The slow modes (docker-run, fresh-python) run on the first `--slow-programs`
+programs only; a rate in tests/s does not depend on the batch size once it is well above the number of workers.
 Every mode's outputs are checked, so a mode that skips work cannot look fast.
+
+`--rounds N` measures every mode N times, in a rotated order each round, and reports the median: on a machine
+shared with other work the load drifts within minutes, and one pass per mode would compare different machines.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ from codelhf.samples import Sample
 
 MODES = ("codelhf-docker", "codelhf-local", "docker-run", "fresh-python", "fork")
 SLOW_MODES = ("docker-run", "fresh-python")
+NO_ASSERT_DRIVER = ("docker-run", "fresh-python")
 console = Console(width=150)
 
 
@@ -46,14 +53,15 @@ class Batch:
     """Programs and their tests: program i adds i to the sum, so every program is different."""
 
     programs: list[str]
-    tests: list[list[tuple[str, str]]]  # per program: (stdin, expected stdout)
+    tests: list[list[tuple[str, str]]]  # per program: (stdin, expected stdout), or (assert code, "")
+    harness: str = "stdio"
 
     @property
     def n_tests(self) -> int:
         return sum(len(t) for t in self.tests)
 
-    def head(self, n: int) -> "Batch":
-        return Batch(self.programs[:n], self.tests[:n])
+    def head(self, n: int) -> Batch:
+        return Batch(self.programs[:n], self.tests[:n], self.harness)
 
 
 CPU_LOOP = 120000
@@ -70,6 +78,10 @@ def make_batch(variant: str, n_programs: int, n_tests: int) -> Batch:
     if variant == "trivial":
         programs = [f"a, b = map(int, input().split())\nprint(a + b + {i})\n" for i in range(n_programs)]
         tests = [[(f"{j} {j * 7}\n", f"{j * 8 + i}\n") for j in range(n_tests)] for i in range(n_programs)]
+    elif variant == "assert":
+        programs = [f"def add(a, b):\n    return a + b + {i}\n" for i in range(n_programs)]
+        tests = [[(f"assert add({j}, {j * 7}) == {j * 8 + i}", "") for j in range(n_tests)] for i in range(n_programs)]
+        return Batch(programs, tests, "assert")
     else:  # cpu: about 20 ms of pure-Python arithmetic per test; the answer depends on the input
         programs = [f"n = int(input())\ns = 0\nfor k in range({CPU_LOOP}):\n    s = (s + k * k + n) % 1000003\n"
                     f"print(s + {i})\n" for i in range(n_programs)]
@@ -90,7 +102,7 @@ def run_codelhf(backend: str, batch: Batch, workers: int) -> Callable[[], Tally]
     """Start the executor's workers untimed (a warm-up batch), and return the timed run."""
     from codelhf.execution import Executor
 
-    problems = [Problem(id=f"p{i}", prompt="", hidden_tests=[TestCase(s, o) for s, o in cases])
+    problems = [Problem(id=f"p{i}", prompt="", harness=batch.harness, hidden_tests=[TestCase(s, o) for s, o in cases])
                 for i, cases in enumerate(batch.tests)]
     samples = [Sample(f"p{i}", program=program) for i, program in enumerate(batch.programs)]
     executor = Executor(backend=backend, workers=workers)
@@ -123,7 +135,7 @@ def run_docker_per_program(batch: Batch, workers: int, image: str) -> int:
     def one(i: int) -> int:
         job = json.dumps({"program": batch.programs[i], "tests": batch.tests[i]})
         run = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", image, "python3", "-c", DRIVER],
-                             input=job, capture_output=True, text=True, timeout=120)
+                             input=job, capture_output=True, text=True, timeout=120, check=False)
         return int(run.stdout.strip() or 0)
 
     with ThreadPoolExecutor(workers) as pool:
@@ -135,7 +147,7 @@ def run_fresh_python(batch: Batch, workers: int) -> int:
         ok = 0
         for stdin, expected in batch.tests[i]:
             run = subprocess.run([sys.executable, "-c", batch.programs[i]], input=stdin, capture_output=True,
-                                 text=True, timeout=10)
+                                 text=True, timeout=10, check=False)
             ok += run.returncode == 0 and run.stdout.split() == expected.split()
         return ok
 
@@ -143,8 +155,9 @@ def run_fresh_python(batch: Batch, workers: int) -> int:
         return sum(pool.map(one, range(len(batch.programs))))
 
 
-def _fork_program(program: str, cases: list[tuple[str, str]]) -> int:
-    """Compile once, then per test: fork, child runs the code as __main__ with stdin/stdout on pipes."""
+def _fork_program(program: str, cases: list[tuple[str, str]], harness: str = "stdio") -> int:
+    """Compile once, then per test: fork, child runs the code as __main__ with stdin/stdout on pipes (an assert
+    test: the test code after it, in the same namespace; passing is exiting 0)."""
     code = compile(program, "<program>", "exec")
     ok = 0
     for stdin, expected in cases:
@@ -156,17 +169,20 @@ def _fork_program(program: str, cases: list[tuple[str, str]]) -> int:
             os.dup2(out_w, 1)
             for fd in (in_r, in_w, out_r, out_w):
                 os.close(fd)
-            sys.stdin = open(0, closefd=False)
-            sys.stdout = open(1, "w", closefd=False)
+            sys.stdin = open(0, closefd=False)  # noqa: SIM115
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             try:
-                exec(code, {"__name__": "__main__"})
+                namespace = {"__name__": "__main__"}
+                exec(code, namespace)  # noqa: S102
+                if harness == "assert":
+                    exec(compile(stdin, "<test>", "exec"), namespace)  # noqa: S102
                 sys.stdout.flush()
                 os._exit(0)
-            except BaseException:
+            except BaseException:  # noqa: BLE001
                 os._exit(1)
         os.close(in_r)
         os.close(out_w)
-        os.write(in_w, stdin.encode())
+        os.write(in_w, stdin.encode() if harness == "stdio" else b"")
         os.close(in_w)
         chunks = []
         while chunk := os.read(out_r, 65536):
@@ -181,7 +197,7 @@ def run_fork(batch: Batch, workers: int) -> int:
     # forkserver: workers fork per test from a fresh single-threaded process; forking this one, whose Executor
     # and thread pools have run, can deadlock a child on a lock another thread held
     with get_context("forkserver").Pool(workers) as pool:
-        return sum(pool.starmap(_fork_program, zip(batch.programs, batch.tests)))
+        return sum(pool.starmap(_fork_program, [(p, t, batch.harness) for p, t in zip(batch.programs, batch.tests)]))
 
 
 # --- driver ---------------------------------------------------------------------------------------------------
@@ -197,6 +213,8 @@ class Measurement:
     seconds: float
     in_tests_s: float | None
     program_cpu_s: float | None
+    load: float
+    """The 1-minute load average when the measurement started."""
 
     @property
     def tests_per_s(self) -> float:
@@ -204,6 +222,7 @@ class Measurement:
 
 
 def measure(mode: str, variant: str, batch: Batch, workers: int, image: str | None) -> Measurement:
+    load = os.getloadavg()[0]
     if mode.startswith("codelhf-"):
         timed = run_codelhf(mode.removeprefix("codelhf-"), batch, workers)
     else:
@@ -216,30 +235,36 @@ def measure(mode: str, variant: str, batch: Batch, workers: int, image: str | No
     started = time.perf_counter()
     correct, in_tests_s, program_cpu_s = timed()
     return Measurement(mode, variant, len(batch.programs), batch.n_tests, correct, time.perf_counter() - started,
-                       in_tests_s, program_cpu_s)
+                       in_tests_s, program_cpu_s, load)
 
 
 def report(results: list[Measurement], workers: int) -> None:
-    load = os.getloadavg()[0]
     for variant in dict.fromkeys(r.variant for r in results):
-        rows = [r for r in results if r.variant == variant]
-        rate = {r.mode: r.tests_per_s for r in rows}
-        table = Table(title=f"executor throughput, variant {variant!r} ({workers} workers, "
-                            f"{os.cpu_count()} cores, load average {load:.1f} at the end)")
-        for column in ("mode", "programs", "tests", "correct", "seconds", "tests/s", "× docker-run", "× fork limit",
-                       "in test runs", "program CPU"):
+        by_mode: dict[str, list[Measurement]] = {}
+        for r in results:
+            if r.variant == variant:
+                by_mode.setdefault(r.mode, []).append(r)
+        rate = {mode: statistics.median(r.tests_per_s for r in rows) for mode, rows in by_mode.items()}
+        rounds = max(len(rows) for rows in by_mode.values())
+        table = Table(title=f"executor throughput, variant {variant!r} ({workers} workers, {os.cpu_count()} cores; "
+                            f"median of {rounds} round{'s' * (rounds > 1)})")
+        for column in ("mode", "programs", "tests", "correct", "tests/s", "range", "× docker-run", "× fork limit",
+                       "in test runs", "program CPU", "load avg"):
             table.add_column(column, justify="left" if column == "mode" else "right")
-        for r in rows:
-            versus = [f"{r.tests_per_s / rate[m]:.2f}" if m in rate else "-" for m in ("docker-run", "fork")]
-            shares = [f"{share / (r.seconds * workers):.0%}" if share is not None else "-"
-                      for share in (r.in_tests_s, r.program_cpu_s)]
-            table.add_row(r.mode, str(r.programs), str(r.tests), str(r.correct), f"{r.seconds:.2f}",
-                          f"{r.tests_per_s:.1f}", *versus, *shares)
+        for mode, rows in by_mode.items():
+            rates = [r.tests_per_s for r in rows]
+            versus = [f"{rate[mode] / rate[m]:.2f}" if m in rate else "-" for m in ("docker-run", "fork")]
+            shares = [f"{statistics.median(share(r) for r in rows) / workers:.0%}" if rows[0].in_tests_s is not None
+                      else "-" for share in (lambda r: r.in_tests_s / r.seconds, lambda r: r.program_cpu_s / r.seconds)]
+            table.add_row(mode, str(rows[0].programs), str(sum(r.tests for r in rows)),
+                          str(sum(r.correct for r in rows)), f"{rate[mode]:.1f}", f"{min(rates):.0f}-{max(rates):.0f}",
+                          *versus, *shares, f"{statistics.median(r.load for r in rows):.1f}")
         console.print(table)
     console.print("in test runs: share of the workers' time from fork to exit of a test (runner-measured); the rest "
                   "is the runner's set-up and clean-up between tests, transport and judging. program CPU: the "
-                  "programs' own CPU time. Docker containers share one CPU group (cgroup), so on a machine busy "
-                  "with other processes they get less CPU than host processes do.")
+                  "programs' own CPU time. load avg: the 1-minute load average as each measurement started (median). "
+                  "Docker containers share one CPU group (cgroup), so on a machine busy with other processes they "
+                  "get less CPU than host processes do.")
 
 
 def main() -> None:
@@ -249,6 +274,7 @@ def main() -> None:
     parser.add_argument("--slow-programs", type=int, default=40, help="programs for docker-run and fresh-python")
     parser.add_argument("--workers", type=int, default=None, help="concurrent workers (default: one per core)")
     parser.add_argument("--variants", default="trivial,cpu")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per mode, in rotated order; the median")
     parser.add_argument("--only", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the measurements to this file")
     args = parser.parse_args()
@@ -265,13 +291,16 @@ def main() -> None:
     results = []
     for variant in args.variants.split(","):
         batch = make_batch(variant, args.programs, args.tests)
-        for mode in modes:
-            part = batch.head(args.slow_programs) if mode in SLOW_MODES else batch
-            console.print(f"[dim]{variant}: {mode} on {len(part.programs)} programs x {args.tests} tests ...[/]")
-            result = measure(mode, variant, part, workers, image)
-            if result.correct != result.tests:
-                console.print(f"[red]{mode}: only {result.correct} of {result.tests} tests right[/]")
-            results.append(result)
+        usable = [m for m in modes if not (batch.harness == "assert" and m in NO_ASSERT_DRIVER)]
+        for round_ in range(args.rounds):
+            for mode in usable[round_ % len(usable):] + usable[:round_ % len(usable)]:
+                part = batch.head(args.slow_programs) if mode in SLOW_MODES else batch
+                console.print(f"[dim]{variant}, round {round_ + 1}: {mode} on {len(part.programs)} programs x "
+                              f"{args.tests} tests ...[/]")
+                result = measure(mode, variant, part, workers, image)
+                if result.correct != result.tests:
+                    console.print(f"[red]{mode}: only {result.correct} of {result.tests} tests right[/]")
+                results.append(result)
     report(results, workers)
     if args.json_out:
         with open(args.json_out, "w") as f:

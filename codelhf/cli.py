@@ -21,6 +21,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(train_app, name="train")
 tiny_app = typer.Typer(help="The tiny bundled model: rebuild it from its recipe.", no_args_is_help=True)
 app.add_typer(tiny_app, name="tiny")
+integrations_app = typer.Typer(help="Use the sandbox as the reward of TRL, verl or OpenRLHF.", no_args_is_help=True)
+app.add_typer(integrations_app, name="integrations")
 
 console = Console(stderr=True)
 
@@ -56,8 +58,9 @@ def execute(
         console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
                       "weaker than the docker sandbox; use it only for code you trust")
     with Executor(backend=backend, workers=workers, tests=tests) as ex:
-        verdicts = ex.run(problem_list, sample_list)
-        stats = ex.last_stats
+        future = ex.submit(problem_list, sample_list)
+        verdicts = ex.wait(future)
+        stats = future.stats
     if out:
         save_verdicts(out, verdicts)
     summary = {"samples": len(verdicts), "all_passed": sum(v.all_passed for v in verdicts),
@@ -274,15 +277,24 @@ def validate(
     max_solutions: int = typer.Option(None, "--max-solutions", help="Run at most this many correct (and as many "
                                       "incorrect) solutions per problem."),
     out: str = typer.Option(None, "--out", help="Write the suspect problems here, one JSON object per line."),
+    explain: bool = typer.Option(False, "--explain", help="For each failing reference (and passing incorrect "
+                                 "solution): the exact program that ran, with the dialect's header and wrapper, "
+                                 "and its first failing test."),
     json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """Run a dataset's reference and incorrect solutions against its tests; list problems whose tests look wrong."""
+    """Run a dataset's reference and incorrect solutions against its tests: which references fail (verdict and
+    first failing test), and which problems' tests look wrong."""
     import json
+
+    from rich.markup import escape
 
     from codelhf.datasets import load_problems
     from codelhf.execution import Executor
+    from codelhf.harness.base import as_text
     from codelhf.problems import write_jsonl
+    from codelhf.validate import program_that_ran
     from codelhf.validate import validate as run_validation
+    from codelhf.verdicts import excerpt
 
     problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
     with Executor(backend=backend, workers=workers) as ex:
@@ -292,13 +304,35 @@ def validate(
     if json_summary:
         print(json.dumps(report.summary()))
         return
+    skipped = ", ".join(f"{language} {n}" for language, n in sorted(report.skipped_languages.items()))
     console.print(f"{report.problems} problems; correct solutions accepted {report.solutions_accepted}/"
                   f"{report.solutions_total}; incorrect solutions rejected {report.incorrect_rejected}/"
                   f"{report.incorrect_total}; {report.solutions_skipped} solution(s) in other languages skipped"
-                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""))
+                  + (f" ({skipped})" if skipped else "")
+                  + (f"; {report.system_errors} system error(s)" if report.system_errors else ""), soft_wrap=True)
+    by_id = {p.id: p for p in problem_list}
     for check in report.checks:
-        if check.suspect:
-            console.print(f"  [yellow]suspect[/] {check.problem_id}: {'; '.join(check.reasons)}")
+        if not check.failures and not check.suspect:
+            continue
+        problem = by_id[check.problem_id]
+        label = f"[yellow]suspect[/] {escape(check.problem_id)}: {'; '.join(check.reasons)}" if check.suspect else \
+            f"{escape(check.problem_id)}: references accepted {check.references_passed}/{check.references_total}"
+        console.print(f"  {label} [dim](dialect {escape(problem.dialect)})[/]", soft_wrap=True)
+        for failure in check.failures:
+            console.print(f"    {failure.describe()}", markup=False, highlight=False, soft_wrap=True)
+            if not explain:
+                continue
+            # typer.echo, not rich: the program exactly as it ran, tabs and all
+            typer.echo(f"----- program that ran: {failure.kind} {failure.index} -----\n"
+                       f"{program_that_ran(problem, failure).rstrip()}", err=True)
+            if failure.test is not None and failure.verdict is not None:
+                test, verdict = problem.tests("all")[failure.test], failure.verdict
+                typer.echo(f"----- its first failing test: test {failure.test} -----", err=True)
+                for name, text in (("input", excerpt(as_text(test.input))), ("expected", verdict.expected),
+                                   ("got", verdict.stdout), ("stderr", verdict.stderr)):
+                    if text:
+                        typer.echo(f"{name}:\n{text.rstrip()}", err=True)
+            typer.echo("-----", err=True)
     console.print(f"{report.suspect_problems} suspect problem(s)" + (f", written to {out}" if out else ""))
 
 
@@ -554,6 +588,55 @@ def synthetic_command(seed: int = typer.Option(0, "--seed", help="Seed of every 
 
     torch.set_num_threads(1)
     typer.echo(report(run_synthetic(SyntheticConfig(seed=seed))))
+
+
+@integrations_app.command("path")
+def integrations_path(trainer: str = typer.Argument(..., help="openrlhf, verl or trl.")) -> None:
+    """Print the adapter's file, for trainers that load a reward function by path (--reward.remote_url ...)."""
+    from codelhf.integrations import adapter_path
+
+    print(adapter_path(trainer))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (others than loopback need a "
+                             "token)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    token_file: str = typer.Option(None, "--token-file", help="File holding the bearer token (default: "
+                                   "$CODELHF_SERVE_TOKEN)."),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Serve without a token (loopback "
+                                          "only)."),
+    backend: str = typer.Option("docker", "--backend", help="docker, local (host, weaker) or ray (the cluster)."),
+    workers: int = typer.Option(None, "--workers", help="Sandbox workers (default: one per core)."),
+    kind: str = typer.Option("binary", "--kind", help="Reward: binary, fraction, graded, or a registered one."),
+    scale: float = typer.Option(1.0, "--scale", help="Reward of a sample that passes every test."),
+    tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
+    problems: str = typer.Option(None, "--problems", help="Problem source for problems given by id."),
+    max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Largest request body."),
+    max_items: int = typer.Option(4096, "--max-items", help="Most samples in one request."),
+    max_in_flight: int = typer.Option(256, "--max-in-flight", help="Most requests admitted at once (then 429)."),
+) -> None:
+    """An HTTP reward service: OpenRLHF's remote-reward JSON at /get_reward, full verdicts at /score."""
+    from codelhf.integrations.scorer import ScorerConfig
+
+    try:
+        from codelhf.integrations.server import ServeConfig, read_token
+        from codelhf.integrations.server import serve as run_server
+    except ImportError as e:
+        raise UserError(f"codelhf serve needs FastAPI and uvicorn ({e})", "pip install 'codelhf[serve]'")
+
+    config = ServeConfig(host=host, port=port, token=read_token(token_file=token_file),
+                         insecure_no_auth=insecure_no_auth, max_body_bytes=int(max_body_mb * 2**20),
+                         max_items=max_items, max_in_flight=max_in_flight)
+    scorer = ScorerConfig.from_env(kind=kind, scale=scale, tests=tests, backend=backend, workers=workers,
+                                   problems=problems)
+    if backend == "local":
+        console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
+                      "weaker than the docker sandbox")
+    console.print(f"codelhf reward service on http://{host}:{port} (/get_reward, /score, /health)"
+                  + ("" if config.token else "; no authentication"))
+    run_server(config, scorer)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -61,6 +62,9 @@ class Problem:
     checker: str = "tokens"
     checker_args: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the checker, e.g. `{"abs_tol": 1e-6}` for `float` or `{"program": "..."}`."""
+    dialect: str = "plain"
+    """How the dataset's own harness runs a program (import header, stdin program as a function body): `apps`,
+    `taco`, `livecodebench`, ... or `plain` (as written); see codelhf/harness/dialects.py. Loaders set it."""
     solutions: list[Solution] = field(default_factory=list)
     incorrect_solutions: list[Solution] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -140,24 +144,39 @@ def problems_for_step(problems: Sequence[Problem], step: int, n: int, seed: int)
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, gunzipped when the name ends in .gz. Bytes that are not UTF-8 and
+    a damaged gzip stream are the user's to fix: a `UserError` naming the file (and line), never a traceback."""
+    path = Path(path)
+    lineno, raw = 0, b""
+    try:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                yield lineno, raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                        "save the file as UTF-8") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise UserError(f"{path}: not a valid gzip file, damaged or cut short ({e}); recompress it, or use the "
+                        "uncompressed file") from None
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line of a .jsonl or .jsonl.gz file."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file", "check the path")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})",
-                                "each line must be one JSON object")
-            if not isinstance(obj, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})",
+                            "each line must be one JSON object")
+        if not isinstance(obj, dict):
+            raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Any]) -> int:

@@ -6,9 +6,10 @@ Either `program` is the whole source, or `completion` is appended to the problem
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem, read_jsonl, write_jsonl
@@ -37,7 +38,7 @@ class Sample:
         return problem.prompt + (self.completion or "")
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any], where: str = "") -> "Sample":
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> Sample:
         if "problem_id" not in row and "task_id" in row:  # human-eval / evalplus sample files
             row = {**row, "problem_id": row.pop("task_id")}
         if "problem_id" not in row:
@@ -46,6 +47,12 @@ class Sample:
         if row.get("program") is None and row.get("completion") is None:
             raise UserError(f"{where}: sample for {row['problem_id']!r} has neither 'program' nor 'completion'",
                             "give the whole source as 'program', or text appended to the prompt as 'completion'")
+        for key in ("program", "completion"):
+            if row.get(key) is not None and not isinstance(row[key], str):
+                raise UserError(f"{where}: sample {key!r} must be a string, got {type(row[key]).__name__}")
+        index = row.get("sample_index", 0)
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise UserError(f"{where}: sample_index must be a non-negative integer, got {index!r}")
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in row.items() if k in known}
         extra = {k: v for k, v in row.items() if k not in known}

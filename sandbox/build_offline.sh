@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox image without a registry: a minimal Debian root made by debootstrap from the apt mirror this
-# machine already uses (python3 and g++ only), imported into Docker as a base image, then the runner added on top.
+# machine already uses (python3, g++ and python3-numpy only), imported into Docker as a base image, then the runner
+# added on top.
 # The base is kept under its own tag, so a changed runner costs seconds, not a new debootstrap.
 #
 #   usage: build_offline.sh TAG          (needs root, docker and debootstrap)
@@ -24,8 +25,11 @@ for tool in docker debootstrap; do
     command -v "$tool" >/dev/null || { echo "build_offline.sh: $tool not found (apt-get install docker.io debootstrap)" >&2; exit 1; }
 done
 
-packages=python3,g++
-trim='var/cache/apt/* var/lib/apt/lists/* usr/share/doc/* usr/share/man/* usr/share/info/* usr/share/locale/*'
+# numpy: APPS's and TACO's harnesses import it in front of every program (codelhf/harness/dialects.py).
+packages=python3,g++,python3-numpy
+# numpy's own test suites are 15 of its 37 MB.
+trim='var/cache/apt/* var/lib/apt/lists/* usr/share/doc/* usr/share/man/* usr/share/info/* usr/share/locale/*
+      usr/lib/python3/dist-packages/numpy/*/tests usr/lib/python3/dist-packages/numpy/*/*/tests'
 # The base's tag is a hash of what goes into it, so editing the rest of this script does not redo the debootstrap.
 base="codelhf-sandbox-base:$(echo "$suite $packages $trim" | sha256sum | cut -c1-12)"
 if ! docker image inspect "$base" >/dev/null 2>&1; then

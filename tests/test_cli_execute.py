@@ -69,3 +69,41 @@ def test_execute_with_a_sample_for_an_unknown_problem_fails_cleanly(files, tmp_p
     done = codelhf("execute", "--problems", str(problems), "--samples", str(samples), "--backend", "local")
     assert done.returncode == 2
     assert "'missing-id'" in done.stderr and "Traceback" not in done.stderr
+
+
+BAD_INPUTS = {
+    "sample_index that is not an integer": ("samples",
+                                            b'{"problem_id": "add", "program": "print(3)", "sample_index": "1a"}\n',
+                                            "samples.jsonl:1: sample_index must be a non-negative integer, got '1a'"),
+    "non-UTF-8 bytes in the samples": ("samples", b'{"problem_id": "add", "program": "print(\'\xff\')"}\n',
+                                       "samples.jsonl:1: not UTF-8 text (byte 0xff at column 42)"),
+    "non-UTF-8 bytes in the problems": ("problems", b'{"id": "add", "prompt": "\xe9", "hidden_tests": []}\n',
+                                        "problems.jsonl:1: not UTF-8 text (byte 0xe9 at column 26)"),
+    "a corrupt .jsonl.gz": ("problems.gz", b"\x1f\x8b\x08\x00garbage that is not deflate data",
+                            "problems.jsonl.gz: not a valid gzip file"),
+    "a truncated .jsonl.gz": ("samples.gz", None, "samples.jsonl.gz: not a valid gzip file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_rc_2_and_one_line(files, case):
+    """A bad samples or problems file ends with exit code 2 and one line saying which file, which line and what is
+    wrong, before any sandbox starts: no traceback."""
+    import gzip
+
+    problems, samples, _ = files
+    which, content, message = BAD_INPUTS[case]
+    target = problems if which.startswith("problems") else samples
+    if which.endswith(".gz"):
+        data = gzip.compress(target.read_bytes())
+        content = content if content is not None else data[: len(data) // 2]
+        target = target.with_name(target.name + ".gz")
+    target.write_bytes(content)
+    paths = {"problems": problems, "samples": samples}
+    paths["problems" if which.startswith("problems") else "samples"] = target
+    done = codelhf("execute", "--problems", str(paths["problems"]), "--samples", str(paths["samples"]),
+                   "--backend", "local")
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "local backend" not in line]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -11,15 +11,17 @@ A third-party format is one `Loader` (codelhf/datasets/base.py) registered under
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from codelhf.datasets.apps import is_apps_directory, read_apps_directory
 from codelhf.datasets.base import Loader, RowError
+from codelhf.datasets.bundled import load_bundled
 from codelhf.errors import UserError
-from codelhf.problems import Problem
+from codelhf.problems import Problem, text_lines
 from codelhf.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -45,14 +47,12 @@ def load_problems(source: str | Path, format: str | None = None, split: str | No
     """Problems from `source`; malformed rows stop with a `UserError` naming file, row and field, or are skipped
     (with a logged count) when `skip_bad`."""
     if str(source) == "bundled":
-        from codelhf.datasets.bundled import load_bundled  # written alongside; imported only when asked for
-
         return load_bundled(split)[:limit]
     path = Path(source)
     if path.exists():
         path = _apps_split_folder(path, split)
         rows = _read_local(path, split)
-        if format is None and path.is_dir() and _apps_directory(path):
+        if format is None and path.is_dir() and is_apps_directory(path):
             format = "apps"
     elif path.suffix in (".json", ".jsonl", ".gz", ".parquet", ".arrow") or str(source).startswith((".", "/")):
         raise UserError(f"{source}: no such file", "check the path (or give a hub dataset name)")
@@ -117,25 +117,17 @@ def detect_format(row: dict[str, Any], where: str = "") -> Loader:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _apps_directory(path: Path) -> bool:
-    from codelhf.datasets.apps import is_apps_directory
-
-    return is_apps_directory(path)
-
-
 def _apps_split_folder(path: Path, split: str | None) -> Path:
     """The APPS release's root holds train/ and test/, each a folder of problems: `split` picks one."""
-    if not path.is_dir() or _apps_directory(path):
+    if not path.is_dir() or is_apps_directory(path):
         return path
-    splits = sorted(child.name for child in path.iterdir() if _apps_directory(child))
+    splits = sorted(child.name for child in path.iterdir() if is_apps_directory(child))
     return path / _choose_split(splits, split, path) if splits else path
 
 
 def _read_local(path: Path, split: str | None) -> Rows:
     if path.is_dir():
-        if _apps_directory(path):
-            from codelhf.datasets.apps import read_apps_directory
-
+        if is_apps_directory(path):
             return read_apps_directory(path)
         if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
             return _read_saved_dataset(path, split)
@@ -152,16 +144,11 @@ def _read_local(path: Path, split: str | None) -> Rows:
     raise UserError(f"{path}: unsupported file type", f"supported: {', '.join(FILE_SUFFIXES)}, or a directory")
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
-
-
 def _read_jsonl(path: Path) -> Rows:
     """Like problems.read_jsonl, but a line that is not a JSON object becomes a malformed row (skippable)."""
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                yield f"{path}:{lineno}", _parse_line(line)
+    for lineno, line in text_lines(path):
+        if line.strip():
+            yield f"{path}:{lineno}", _parse_line(line)
 
 
 def _parse_line(line: str) -> dict[str, Any] | RowError:
@@ -174,8 +161,7 @@ def _parse_line(line: str) -> dict[str, Any] | RowError:
 
 def _read_json(path: Path) -> Rows:
     """A JSON list of rows (MBPP sanitized), or JSON lines in a .json file (as many hub exports are)."""
-    with _open_text(path) as f:
-        content = f.read()
+    content = "".join(line for _, line in text_lines(path))
     try:
         data = json.loads(content)
     except json.JSONDecodeError as e:
@@ -200,7 +186,7 @@ def _read_parquet(path: Path) -> Rows:
 
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises ArrowInvalid and friends for a file that is not Parquet
+    except Exception as e:  # noqa: BLE001  # pyarrow raises ArrowInvalid and friends for a file that is not Parquet
         raise UserError(f"{path}: cannot read as Parquet ({e})", "check the file")
     i = 0
     for batch in parquet.iter_batches(batch_size=256):  # batches: a large set is not read whole for --limit
@@ -214,7 +200,7 @@ def _read_arrow_file(path: Path) -> Rows:
 
     try:
         table = datasets.Dataset.from_file(str(path))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         raise UserError(f"{path}: cannot read as an Arrow dataset file ({e})", "check the file")
     for i, row in enumerate(table, 1):
         yield f"{path} row {i}", row
@@ -226,7 +212,7 @@ def _read_saved_dataset(path: Path, split: str | None) -> Rows:
 
     try:
         data = datasets.load_from_disk(str(path))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         raise UserError(f"{path}: cannot read the saved dataset ({e})", "check the directory")
     if isinstance(data, datasets.DatasetDict):
         data = data[_choose_split(list(data), split, path)]
@@ -268,7 +254,7 @@ def _read_hub(name: str, split: str | None, limit: int | None) -> Rows:
     split = split or "test"
     try:
         data = datasets.load_dataset(repo, config or None, split=f"{split}[:{limit}]" if limit else split)
-    except Exception as e:  # offline, unknown name, gated, bad split: the library's own message says which
+    except Exception as e:  # noqa: BLE001  # offline, unknown name, gated, bad split: the library's message says
         raise UserError(f"cannot load {name!r} (split {split!r}) from the Hugging Face hub: "
                         f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
                         "check the name and the network (or HF_HUB_OFFLINE with a cached copy); "

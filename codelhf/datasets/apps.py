@@ -8,16 +8,20 @@ problem; `read_apps_directory` turns each folder into the same row.
 Neither set separates public from hidden tests, so every test is hidden here: n@k filtering is vacuous on them.
 Stdio tests stored as lists of lines are joined; call-based arguments stay a list of positional arguments and the
 expected value stays as stored (sometimes wrapped in a one-element list; the `call` harness accepts either).
+
+Problems are judged in the `apps` or `taco` dialect (codelhf/harness/dialects.py): their harnesses' import header,
+a stdin program with a top-level `return` run as a function body, their output comparison, 4 s per test. TACO's
+harness ignores the row's free-text `time_limit` and `memory_limit`; they are kept in `metadata`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from codelhf.datasets.base import Loader, RowError, json_value, problem_id, stdio_text, text
-from codelhf.problems import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT_S, Problem, Solution, TestCase
+from codelhf.datasets.base import Loader, RowError, json_value, problem_id, stdio_text, text, with_dialect
+from codelhf.problems import Problem, Solution, TestCase
 
 TACO_ONLY_FIELDS = ("skill_types", "raw_tags", "Expected Time Complexity", "picture_num")
 
@@ -49,14 +53,6 @@ def python_solutions(row: dict[str, Any]) -> list[Solution]:
     return [Solution(code=s, language="python") for s in solutions]
 
 
-def _number(value: Any) -> float | None:
-    """'2 seconds', '256.0 megabytes', 3 -> the number; anything else -> None (TACO limits are free text)."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = re.search(r"\d+(\.\d+)?", str(value or ""))
-    return float(match.group()) if match else None
-
-
 def _convert(row: dict[str, Any], index: int, source: str) -> Problem:
     tests, fn_name = tests_from_input_output(row)
     folder_metadata = json_value(row, "metadata.json", {})  # the directory layout's difficulty and url
@@ -64,10 +60,10 @@ def _convert(row: dict[str, Any], index: int, source: str) -> Problem:
         raise RowError("metadata.json", "expected a JSON object")
     row = {**folder_metadata, **row}
     metadata = {"source": source}
-    for key in ("difficulty", "url", "source", "tags", "skill_types"):
+    for key in ("difficulty", "url", "source", "tags", "skill_types", "time_limit", "memory_limit"):
         if row.get(key) not in (None, "", []):
             metadata[key if key != "source" else "origin"] = row[key]
-    problem = Problem(
+    return with_dialect(Problem(
         id=problem_id(row, index, "problem_id", "id"),
         prompt=text(row, "question"),
         harness="call" if fn_name else "stdio",
@@ -76,11 +72,7 @@ def _convert(row: dict[str, Any], index: int, source: str) -> Problem:
         starter_code=text(row, "starter_code", ""),
         solutions=python_solutions(row),
         metadata=metadata,
-    )
-    if source == "taco":
-        problem.time_limit_s = _number(row.get("time_limit")) or DEFAULT_TIME_LIMIT_S
-        problem.memory_limit_mb = int(_number(row.get("memory_limit")) or DEFAULT_MEMORY_LIMIT_MB)
-    return problem
+    ), source)
 
 
 def _is_apps_like(row: dict[str, Any]) -> bool:

@@ -8,9 +8,11 @@ row number and turns it into a `UserError` (or skips the row with `--skip-bad`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from codelhf.harness.dialects import dialects
 from codelhf.problems import Problem
 
 
@@ -84,3 +86,15 @@ def problem_id(row: dict[str, Any], index: int, *names: str) -> str:
         if row.get(name) is not None and str(row[name]) != "":
             return str(row[name])
     return str(index)
+
+
+def with_dialect(problem: Problem, name: str) -> Problem:
+    """Judge `problem` the way its dataset's own harness does (codelhf/harness/dialects.py): the dialect's name,
+    its output comparison for stdio problems, and its own time limit when it has one."""
+    dialect = dialects.get(name)
+    problem.dialect = name
+    if problem.harness == "stdio":
+        problem.checker = dialect.checker
+    if dialect.time_limit_s is not None:
+        problem.time_limit_s = dialect.time_limit_s
+    return problem

@@ -7,13 +7,17 @@ A row: `name` (the id), `description`, `public_tests`, `private_tests`, `generat
 Public tests (those in the statement) become `public_tests`, used for n@k filtering. Private and generated tests
 become the hidden tests, private first; `metadata["n_private_tests"]` says where the generated ones start, since
 generated tests are the ones most often wrong (validate them with `codelhf validate`).
+
+Problems are judged in the `code_contests` dialect (codelhf/harness/dialects.py): programs run as written, under
+the problem's own time and memory limits, output compared as DeepMind's tester does (tokens, case-insensitive,
+numbers within 1e-5). Python 2 and Java solutions are kept but not run (the sandbox runs Python 3 and C++).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from codelhf.datasets.base import Loader, RowError, get, problem_id, text
+from codelhf.datasets.base import Loader, RowError, get, problem_id, text, with_dialect
 from codelhf.problems import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT_S, Problem, Solution, TestCase
 
 # The dataset's protocol-buffer enums, as integers in Parquet/hub rows and as names in its JSON dumps.
@@ -78,7 +82,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
     for key in ("input_file", "output_file"):  # a few problems read/write files instead of stdio
         if row.get(key):
             metadata[key] = row[key]
-    return Problem(
+    return with_dialect(Problem(
         id=problem_id(row, index, "name"),
         prompt=text(row, "description"),
         harness="stdio",
@@ -89,7 +93,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
         solutions=_solutions(row, "solutions"),
         incorrect_solutions=_solutions(row, "incorrect_solutions"),
         metadata=metadata,
-    )
+    ), "code_contests")
 
 
 CODE_CONTESTS = Loader(

@@ -5,7 +5,9 @@ A row: `question_id`, `question_title`, `question_content`, `starter_code`, `dif
 base64 → zlib → pickle → JSON in the released files), `metadata` (JSON; `func_name` for functional problems).
 
 Functional (LeetCode) tests give one JSON value per line of `input` and a JSON `output`; they become `call` tests
-on the starter code's `Solution` method. Other tests are stdin/stdout.
+on the starter code's `Solution` method. Other tests are stdin/stdout. Both are judged in the `livecodebench`
+dialect (codelhf/harness/dialects.py): LiveCodeBench's import header, its line-by-line output comparison, no
+unwrapping of one-element lists, 6 s per test.
 
 The private tests are a pickle. Unpickling arbitrary data runs arbitrary code, so ours only accepts a pickled
 string (what the released files hold) and refuses anything that names a class or a function.
@@ -21,7 +23,7 @@ import pickle
 import zlib
 from typing import Any
 
-from codelhf.datasets.base import Loader, RowError, get, json_value, problem_id, text
+from codelhf.datasets.base import Loader, RowError, get, json_value, problem_id, text, with_dialect
 from codelhf.problems import Problem, TestCase
 
 
@@ -84,7 +86,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
     for key in ("difficulty", "platform", "contest_date", "question_title", "contest_id"):
         if row.get(key):
             info[key] = row[key]
-    return Problem(
+    return with_dialect(Problem(
         id=problem_id(row, index, "question_id"),
         prompt=text(row, "question_content"),
         harness="call" if functional else "stdio",
@@ -93,7 +95,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
         fn_name=fn_name,
         starter_code=text(row, "starter_code", ""),
         metadata=info,
-    )
+    ), "livecodebench")
 
 
 LIVECODEBENCH = Loader(

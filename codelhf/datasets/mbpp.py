@@ -6,14 +6,15 @@ Original: `task_id`, `text` (the task), `code` (reference), `test_list` (assert 
 The prompt is the task followed by the asserts, as in the paper's prompt (the model needs them to learn the
 function's name and signature). The asserts are the hidden tests, one `assert`-harness test each; setup code (or
 the sanitized set's imports) runs between the program and each test. The challenge tests are kept in metadata:
-the paper does not score them.
+the paper does not score them. The `mbpp` dialect adds no header and gives each assert 3 s (the common
+harnesses give the whole program 3 s).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from codelhf.datasets.base import Loader, RowError, get, problem_id, text
+from codelhf.datasets.base import Loader, RowError, get, problem_id, text, with_dialect
 from codelhf.problems import Problem, Solution, TestCase
 
 
@@ -29,7 +30,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
     metadata: dict[str, Any] = {"source": "mbpp", "layout": "original" if "text" in row else "sanitized"}
     if row.get("challenge_test_list"):
         metadata["challenge_test_list"] = list(row["challenge_test_list"])
-    return Problem(
+    return with_dialect(Problem(
         id=problem_id(row, index, "task_id"),
         prompt=f"{task}\nYour code should pass these tests:\n\n" + "\n".join(asserts) + "\n",
         harness="assert",
@@ -37,7 +38,7 @@ def _convert(row: dict[str, Any], index: int) -> Problem:
         setup_code=setup,
         solutions=[Solution(code=text(row, "code"), language="python")],
         metadata=metadata,
-    )
+    ), "mbpp")
 
 
 MBPP = Loader(

@@ -9,6 +9,7 @@ harness, retries a job whose worker died, and never loses a result.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -39,10 +40,10 @@ class Limits:
             self.wall_limit_s = 2 * self.time_limit_s + 2
 
     @classmethod
-    def for_problem(cls, problem: Problem, **overrides: Any) -> "Limits":
+    def for_problem(cls, problem: Problem, **overrides: Any) -> Limits:
         """The problem's own limits, with the caller's overrides (None values ignored) on top."""
-        values = dict(time_limit_s=problem.time_limit_s, memory_limit_mb=problem.memory_limit_mb,
-                      output_limit_bytes=problem.output_limit_bytes)
+        values = {"time_limit_s": problem.time_limit_s, "memory_limit_mb": problem.memory_limit_mb,
+                  "output_limit_bytes": problem.output_limit_bytes}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -71,7 +72,15 @@ class Worker(Protocol):
 
 
 class Backend(Protocol):
+    """Starts workers. Every registered backend is constructed as `Backend(limits=Limits(...), **options)`.
+
+    `limits` are the largest per-test limits any job of the run will ask for; a backend that sizes its sandboxes by
+    them (docker: container memory and pids) reads them when it starts a worker. The executor raises them before a
+    batch that needs more, and replaces the workers started under the smaller ones; a backend with nothing to size
+    keeps them only to satisfy this contract."""
+
     name: str
+    limits: Limits
 
     def start_worker(self, slot: int) -> Worker:
         """Start runner number `slot` (0..workers-1) and wait for its ready frame."""
@@ -85,6 +94,7 @@ class Backend(Protocol):
 backends: Registry[Any] = Registry("executor backend", "codelhf.backends")
 backends.register("docker", "codelhf.execution.docker:DockerBackend")
 backends.register("local", "codelhf.execution.local:LocalBackend")
+backends.register("ray", "codelhf.execution.ray:RayBackend")
 
 
 def sandbox_dir() -> Path:
@@ -113,7 +123,5 @@ def runner_module() -> ModuleType:
 
 def default_workers() -> int:
     """One worker per core: a test's CPU time is what is limited, so more would only add contention."""
-    import os
-
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 

@@ -20,10 +20,11 @@ import socket
 import struct
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from docker.errors import APIError
 
 from codelhf.execution.base import Limits, WorkerDied
 from codelhf.execution.image import connect, ensure_image
@@ -32,8 +33,14 @@ from codelhf.execution.stream import StreamWorker
 LABEL = "codelhf.sandbox"
 OWNER_LABEL = "codelhf.owner"
 HOST_LABEL = "codelhf.host"
-PROGRAM_UID_BASE = 20000
-"""Programs in slot k run as uid 20000+k: RLIMIT_NPROC and kill(-1) of one container never reach another's."""
+PROGRAM_UID_BASE = 40000
+PROGRAM_UID_END = 100000
+"""Program uids are reserved per container among all containers of the daemon (so of this kernel: every pool, every
+process): uid u for programs, u + 1 for assert tests' judges. RLIMIT_NPROC counts a uid's processes across the whole
+machine, so a shared uid would let one pool's fork bomb fail another pool's programs. The container's name,
+`codelhf-u<uid>`, is the reservation: the daemon refuses a second container of that name. (Versions before this
+scheme used 20000 + slot: the range starts above theirs.)"""
+UID_LABEL = "codelhf.uid"
 RUNNER_OVERHEAD_MB = 128
 """Memory for the runner, g++ and the init process, on top of a program's limit and the tmpfs (charged too)."""
 READY_TIMEOUT_S = 60.0
@@ -86,23 +93,8 @@ class DockerBackend:
         _install_exit_handlers()
         _live_backends.add(self)
 
-    def start_worker(self, slot: int) -> "DockerWorker":
-        memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
-        container = self.client.containers.create(
-            self.image,
-            name=f"codelhf-{os.getpid()}-{slot}-{uuid.uuid4().hex[:6]}",
-            stdin_open=True, tty=False, auto_remove=True,  # stdin_open implies StdinOnce: see module doc
-            network_mode="none", read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
-            pids_limit=self.limits.max_processes + 16,
-            mem_limit=memory, memswap_limit=memory,
-            nano_cpus=int(self.cpus_per_worker * 1e9),
-            init=True,
-            security_opt=["no-new-privileges"],
-            cap_drop=["ALL"], cap_add=RUNNER_CAPABILITIES,
-            environment={"CODELHF_PROGRAM_UID": str(PROGRAM_UID_BASE + slot)},
-            labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot)},
-        )
+    def start_worker(self, slot: int) -> DockerWorker:
+        container = self._create_container(slot)
         worker = DockerWorker(self.client, container)
         with self.lock:  # replaced (closed) workers are forgotten here
             self.workers = [w for w in self.workers if not w.closed] + [worker]
@@ -112,6 +104,35 @@ class DockerBackend:
             worker.close()
             raise
         return worker
+
+    def _create_container(self, slot: int) -> Any:
+        """Create a container under the first program uid no live container of this daemon holds."""
+        memory = f"{self.limits.memory_limit_mb + self.tmpfs_mb + RUNNER_OVERHEAD_MB}m"
+        taken = {c.labels.get(UID_LABEL) for c in codelhf_containers(self.client)}
+        for uid in range(PROGRAM_UID_BASE, PROGRAM_UID_END, 2):
+            if str(uid) in taken:
+                continue
+            try:
+                return self.client.containers.create(
+                    self.image,
+                    name=f"codelhf-u{uid}",
+                    stdin_open=True, tty=False, auto_remove=True,  # stdin_open implies StdinOnce: see module doc
+                    network_mode="none", read_only=True,
+                    tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
+                    pids_limit=self.limits.max_processes + 16,
+                    mem_limit=memory, memswap_limit=memory,
+                    nano_cpus=int(self.cpus_per_worker * 1e9),
+                    init=True,
+                    security_opt=["no-new-privileges"],
+                    cap_drop=["ALL"], cap_add=RUNNER_CAPABILITIES,
+                    environment={"CODELHF_PROGRAM_UID": str(uid), "CODELHF_JUDGE_UID": str(uid + 1)},
+                    labels={LABEL: "1", OWNER_LABEL: self.owner, HOST_LABEL: self.host, "codelhf.slot": str(slot),
+                            UID_LABEL: str(uid)},
+                )
+            except APIError as e:
+                if e.status_code != 409:  # 409: the name (so the uid) is taken by a container started meanwhile
+                    raise
+        raise WorkerDied(f"no free program uid in [{PROGRAM_UID_BASE}, {PROGRAM_UID_END}) on this Docker daemon")
 
     def close(self) -> None:
         """Remove every container this backend started (in parallel: each removal is a daemon round trip)."""
@@ -124,7 +145,7 @@ class DockerBackend:
             t.join()
         _live_backends.discard(self)
 
-    def __enter__(self) -> "DockerBackend":
+    def __enter__(self) -> DockerBackend:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,7 +186,7 @@ class DockerWorker:
             state = self.container.attrs["State"]
             notes.append(f"status {state['Status']}, exit code {state['ExitCode']}"
                          + (", OOM-killed" if state.get("OOMKilled") else ""))
-        except Exception:
+        except Exception:  # noqa: BLE001
             notes.append("container gone")
         if self.channel.stderr_tail:
             notes.append("runner stderr: " + b"".join(self.channel.stderr_tail).decode(errors="replace")[-500:])
@@ -179,7 +200,7 @@ class DockerWorker:
             self.channel.close()
         try:
             self.container.remove(force=True)
-        except Exception:  # already gone (auto_remove) or the daemon went away: nothing left to release here
+        except Exception:  # noqa: BLE001, S110  # already gone (auto_remove) or the daemon went away: nothing left
             pass
 
 
@@ -228,7 +249,7 @@ class AttachChannel:
         try:
             self.sock.settimeout(self._remaining())
             chunk = self.sock.recv(1 << 16)
-        except socket.timeout:
+        except TimeoutError:
             raise WorkerDied("no answer from the runner before the job timeout") from None
         except OSError as e:
             raise WorkerDied(f"attach socket failed: {e}") from None
@@ -263,7 +284,7 @@ def remove_stale_containers(client: Any, host: str) -> int:
             try:
                 container.remove(force=True)
                 removed += 1
-            except Exception:  # removed meanwhile (auto_remove, or another process cleaning up too)
+            except Exception:  # noqa: BLE001, S110  # removed meanwhile (auto_remove, or another process cleaning)
                 pass
     return removed
 

@@ -14,17 +14,19 @@ reason in their feedback. Every sample gets exactly one result, in the order it 
 from __future__ import annotations
 
 import atexit
-import inspect
 import itertools
 import logging
 import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codelhf.errors import UserError
 from codelhf.execution.base import Backend, Limits, Worker, WorkerDied, backends, default_workers
@@ -77,9 +79,10 @@ class ExecStats:
 
 
 class BatchFuture(Future):
-    """A `Future` of one submitted batch: `completed` counts the samples judged so far (for progress bars), and
-    `stats` is set just before the result."""
+    """A `Future` of one submitted batch: `size` samples, `completed` of them judged so far (for progress bars), and
+    the batch's `stats`, set just before the result."""
 
+    size: int = 0
     completed: int = 0
     stats: ExecStats | None = None
 
@@ -92,9 +95,9 @@ class BatchFuture(Future):
 class _Batch:
     """The samples of one `submit`: collects results by position and completes the future with the last one."""
 
-    def __init__(self, n: int, test_set: str, on_stats: Callable[[ExecStats], None]):
+    def __init__(self, n: int, test_set: str):
         self.future = BatchFuture()
-        self.on_stats = on_stats
+        self.future.size = n
         self.results: list[SampleVerdict | None] = [None] * n
         self.test_set = test_set
         self.remaining = n
@@ -123,10 +126,9 @@ class _Batch:
     def _finish(self) -> None:
         results: list[SampleVerdict] = self.results  # type: ignore[assignment]  # all filled now
         tests = Counter(t.status.value for v in results for t in v.tests)
-        self.future.stats = ExecStats(
+        self.future.stats = ExecStats(  # before the result: whoever waits on it then reads this batch's stats
             programs=len(results), tests=sum(v.total for v in results), seconds=time.perf_counter() - self.started,
             retries=self.retries, verdicts=dict(Counter(v.status.value for v in results)), test_verdicts=dict(tests))
-        self.on_stats(self.future.stats)  # before the result: whoever waits on it then reads fresh stats
         with self.lock:
             if not self.future.done():
                 self.future.set_result(results)
@@ -157,10 +159,11 @@ class Executor:
     """Runs samples against their problems' tests in a pool of sandbox workers.
 
     `backend`: "docker" (default, isolated) or "local" (the same runner on the host, weaker isolation), or a
-    `Backend` object; `backend_options` go to a named backend's constructor. `workers`: pool size (default: one
-    per core). `retries`: how often a job whose worker died is sent again before its tests become `SE`. `python_fork`: fork Python programs from the warm runner
-    (fast) rather than start a fresh interpreter per test. `tests`: which tests to run by default (all, public,
-    hidden). `limit_overrides`: any `Limits` field (e.g. `time_limit_s=2`), applied over every problem's own."""
+    `Backend` object; `backend_options` go to a named backend's constructor (with `limits`, see `Backend`).
+    `workers`: pool size (default: one per core). `retries`: how often a job whose worker died is sent again before
+    its tests become `SE`. `python_fork`: run Python programs in forks of the sandbox's warm zygote (fast) rather
+    than a fresh interpreter per test. `tests`: which tests to run by default (all, public, hidden).
+    `limit_overrides`: any `Limits` field (e.g. `time_limit_s=2`), applied over every problem's own."""
 
     def __init__(self, backend: str | Backend = "docker", workers: int | None = None, retries: int = 2,
                  python_fork: bool = True, tests: str = "all", backend_options: Mapping[str, Any] | None = None,
@@ -171,18 +174,16 @@ class Executor:
             raise UserError(f"unknown limit in {sorted(limit_overrides)}: {e}",
                             "limits are the fields of codelhf.execution.base.Limits, e.g. time_limit_s")
         if isinstance(backend, str):
-            backend_class = backends.get(backend)
-            options = dict(backend_options or {})
-            if "limits" in inspect.signature(backend_class).parameters:  # docker sizes its containers by them
-                options.setdefault("limits", Limits(**{k: v for k, v in limit_overrides.items() if v is not None}))
-            backend = backend_class(**options)
+            options = {"limits": Limits(**{k: v for k, v in limit_overrides.items() if v is not None}),
+                       **(backend_options or {})}
+            backend = backends.get(backend)(**options)
         self.backend: Backend = backend
-        self.n_workers = workers or default_workers()
+        # a backend may know a better default pool size than this machine's cores (ray: the whole cluster's)
+        self.n_workers = workers or getattr(backend, "default_workers", None) or default_workers()
         self.retries = retries
         self.python_fork = python_fork
         self.tests = tests
         self.limit_overrides = limit_overrides
-        self.last_stats: ExecStats | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._workers: list[Worker | None] = [None] * self.n_workers
         self._worker_sizes = [0] * self.n_workers  # the `_size` each worker was started under
@@ -206,7 +207,7 @@ class Executor:
             raise RuntimeError("this Executor is closed")
         test_set = tests or self.tests
         by_id = problems if isinstance(problems, Mapping) else {p.id: p for p in problems}
-        batch = _Batch(len(samples), test_set, self._remember_stats)
+        batch = _Batch(len(samples), test_set)
         jobs = [self._make_job(batch, i, by_id, sample, test_set) for i, sample in enumerate(samples)]
         self._fit_backend_limits(jobs)
         self._start_threads()
@@ -221,18 +222,19 @@ class Executor:
 
     def run(self, problems: Sequence[Problem] | Mapping[str, Problem], samples: Sequence[Sample],
             tests: str | None = None, progress: bool = True) -> list[SampleVerdict]:
-        """Run `samples` and wait for their verdicts (in order), showing a progress bar with programs/s."""
-        future = self.submit(problems, samples, tests)
-        if not progress or not samples:
-            return future.result()
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        """Run `samples` and wait for their verdicts (in order), showing a progress bar with programs/s.
 
-        batch_size = len(samples)
+        For the batch's statistics, `submit` and `wait` instead: `future.stats` holds them."""
+        return self.wait(self.submit(problems, samples, tests), progress)
+
+    def wait(self, future: BatchFuture, progress: bool = True) -> list[SampleVerdict]:
+        """The verdicts of a submitted batch, with a progress bar (on stderr) while they come in."""
+        if not progress or future.done():
+            return future.result()
         columns = [TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[rate]}")]
         with Progress(*columns, console=Console(stderr=True)) as bar:  # stdout stays for results
-            task = bar.add_task("run", total=batch_size, rate="")
+            task = bar.add_task("run", total=future.size, rate="")
             started = time.perf_counter()
             while not future.done():
                 done = future.completed
@@ -241,7 +243,7 @@ class Executor:
                 time.sleep(0.1)
             stats = future.stats
             rate = f"{stats.programs_per_s:.1f} programs/s, {stats.tests_per_s:.1f} tests/s" if stats else ""
-            bar.update(task, completed=batch_size, rate=rate)
+            bar.update(task, completed=future.size, rate=rate)
         return future.result()
 
     def close(self) -> None:
@@ -352,7 +354,7 @@ class Executor:
                 with job.batch.lock:
                     job.batch.retries += 1
                 continue
-            verdicts = job.harness.judge(job.problem, job.tests, answer)
+            verdicts = self._judge(job, answer)
             break
         job.batch.deliver(job.index, SampleVerdict(job.problem.id, job.sample.sample_index, verdicts,
                                                    job.batch.test_set, job.attempts))
@@ -361,13 +363,13 @@ class Executor:
         """Let a backend that sizes its sandboxes by `limits` (docker: container memory and pids) fit the largest
         job of this batch; a container smaller than a problem's memory limit would OOM-kill correct programs.
         Workers started for smaller limits are replaced before their next job."""
-        current = getattr(self.backend, "limits", None)
-        if not isinstance(current, Limits) or not jobs:
+        if not jobs:
             return
+        current = self.backend.limits
         memory_mb = max(job.payload["limits"]["memory_limit_mb"] for job in jobs)
         processes = max(job.payload["limits"]["max_processes"] for job in jobs)
         if memory_mb > current.memory_limit_mb or processes > current.max_processes:
-            self.backend.limits = replace(  # type: ignore[attr-defined]
+            self.backend.limits = replace(
                 current, memory_limit_mb=max(memory_mb, current.memory_limit_mb),
                 max_processes=max(processes, current.max_processes))
             self._size += 1
@@ -391,9 +393,16 @@ class Executor:
                 log.exception("closing worker %d failed", slot)
 
     @staticmethod
+    def _judge(job: _Job, answer: dict[str, Any]) -> list[TestVerdict]:
+        """The harness's verdicts; if judging itself fails (a harness bug), this sample's tests are SE with the
+        reason, and the batch goes on. Harnesses already turn a checker's exception into that test's WA."""
+        try:
+            return job.harness.judge(job.problem, job.tests, answer)
+        except Exception as e:  # contained per sample, reported in its feedback and the log
+            log.exception("judging sample %d (problem %r) failed", job.index, job.problem.id)
+            return Executor._system_error(job, f"judging failed: {type(e).__name__}: {e}"[:500])
+
+    @staticmethod
     def _system_error(job: _Job, reason: str) -> list[TestVerdict]:
         return [TestVerdict(Status.SE, feedback=reason) for _ in job.tests]
-
-    def _remember_stats(self, stats: ExecStats) -> None:
-        self.last_stats = stats
 

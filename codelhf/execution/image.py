@@ -19,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docker
+from docker.errors import DockerException, ImageNotFound
+
 from codelhf.errors import SandboxUnavailable
 from codelhf.execution.base import sandbox_dir
 
@@ -44,12 +47,6 @@ def image_tag(sandbox: Path | None = None) -> str:
 
 def connect(timeout_s: float = 30.0) -> Any:
     """A `docker.DockerClient` that has answered a ping, or `SandboxUnavailable` saying why not."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as e:
-        raise SandboxUnavailable("the Python package `docker` is not installed",
-                                 "pip install docker (it is a dependency of codelhf: reinstall the project)") from e
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         client = docker.from_env(timeout=int(timeout_s))
@@ -63,8 +60,6 @@ def connect(timeout_s: float = 30.0) -> Any:
 
 
 def image_present(client: Any, tag: str) -> bool:
-    from docker.errors import ImageNotFound
-
     try:
         client.images.get(tag)
         return True

@@ -1,11 +1,13 @@
 """The local backend: the sandbox runner as a process on this machine, for development where Docker is missing.
 
 Each worker is `python3 sandbox/runner.py` behind pipes. With bubblewrap it runs in new pid, network, IPC and UTS
-namespaces, the whole filesystem read-only, a private /tmp, and only the capabilities the runner needs; when this
-process is root the runner then drops programs to a uid of their own (unique per worker: `program_uid`), so a
-program cannot signal the runner, and `kill(-1)` of that uid reaches nothing else. Without bubblewrap only the
-runner's rlimits, process groups and subreaper stand between a program and the host. Either way it is weaker
-than a container (no memory cgroup, the host's files readable where their permissions allow), hence the warning.
+namespaces, the whole filesystem read-only, a private /tmp, and only the capabilities the runner needs. When this
+process is root the runner drops programs to a uid of their own and assert tests' judges to another (unique per
+worker: `program_uid`), so a program cannot signal the runner or the judge, and `kill(-1)` of that uid reaches
+nothing else; without bubblewrap a root runner still makes its own IPC and network namespaces. Not root and
+without bubblewrap, only the runner's rlimits, process groups and subreaper stand between a program and the host.
+Either way it is weaker than a container (no memory cgroup, the host's files readable where their permissions
+allow), hence the warning.
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ from pathlib import Path
 from threading import Thread
 
 from codelhf.errors import UserError
-from codelhf.execution.base import WorkerDied, runner_module, runner_path
+from codelhf.execution.base import Limits, WorkerDied, runner_module, runner_path
 from codelhf.execution.stream import PipeChannel, StreamWorker
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 30.0
 LOCAL_UID_BASE = 100_000
-"""Local program uids are 100000 + 1000 × host pid + worker number: above Docker's 20000 + slot, and unique
-among live processes, so two runs on one machine never share an RLIMIT_NPROC count or a kill(-1)."""
+"""Local program uids are 100000 + 1000 × host pid + worker number (mod 500), their judges' 500 above: above
+Docker's range, and unique among live processes, so two runs on one machine never share an RLIMIT_NPROC count or a
+kill(-1)."""
+JUDGE_UID_OFFSET = 500
 RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
                "CAP_FOWNER")
 """What a root runner needs: switch a child to the program uid, kill that uid, hand it and clean its scratch."""
@@ -44,7 +48,7 @@ _warned = False
 
 
 def program_uid(number: int) -> int:
-    return LOCAL_UID_BASE + 1000 * os.getpid() + number % 1000
+    return LOCAL_UID_BASE + 1000 * os.getpid() + number % JUDGE_UID_OFFSET
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +94,8 @@ def runner_command() -> list[str]:
     caps = [arg for cap in RUNNER_CAPS for arg in ("--cap-add", cap)] if os.geteuid() == 0 else []
     sandbox = str(runner_path().parent)  # bound again over the private /tmp: a checkout may live under /tmp
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--ro-bind", sandbox, sandbox, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
+            "--ro-bind", sandbox, sandbox, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", *caps, *command]
 
 
@@ -126,7 +131,8 @@ class LocalWorker(StreamWorker):
 
     def __init__(self, slot: int):
         self.uid = program_uid(next(_worker_numbers))
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid)}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid),
+               "CODELHF_JUDGE_UID": str(self.uid + JUDGE_UID_OFFSET)}
         self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.stderr_tail: deque[bytes] = deque(maxlen=32)
@@ -173,7 +179,8 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()  # nothing to size: each runner enforces every job's own limits
         global _warned
         if not _warned:
             _warned = True

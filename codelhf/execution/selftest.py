@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from codelhf.execution.executor import Executor
 from codelhf.problems import Problem, TestCase
 from codelhf.samples import Sample
 from codelhf.verdicts import Status
@@ -58,8 +59,6 @@ class Outcome:
 
 def run_self_test(backend: str = "docker", workers: int | None = None) -> tuple[list[Outcome], float]:
     """Each case's verdict and the wall time of the whole batch (worker start-up included)."""
-    from codelhf.execution import Executor
-
     samples = [Sample(PROBLEM.id, program=c.program, language=c.language, sample_index=i) for i, c in enumerate(CASES)]
     started = time.perf_counter()
     with Executor(backend=backend, workers=workers) as executor:

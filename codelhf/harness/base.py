@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codelhf.errors import UserError
+from codelhf.harness.dialects import dialect_of
 from codelhf.problems import Problem, TestCase
 from codelhf.registry import Registry
 from codelhf.samples import LANGUAGES, Sample
@@ -81,14 +82,15 @@ class Harness:
 
     def build_job(self, problem: Problem, sample: Sample, tests: list[TestCase]) -> dict[str, Any]:
         """The job fields this harness decides (`language`, `mode`, `program`, `fn_name`, `tests`); the
-        executor adds `id`, `limits` and `python_fork`."""
+        executor adds `id`, `limits` and `python_fork`. The program is the sample's source in the problem's
+        dialect (codelhf/harness/dialects.py): with the dataset harness's import header, for instance."""
         if sample.language not in self.languages:
             raise UserError(f"problem {problem.id!r}: harness {type(self).__name__} cannot run "
                             f"{sample.language!r} samples", f"it runs: {', '.join(self.languages)}")
         return {
             "language": sample.language,
             "mode": self.mode,
-            "program": self.program(problem, sample),
+            "program": dialect_of(problem).program(self.program(problem, sample), self.mode, sample.language),
             "fn_name": problem.fn_name,
             "tests": self.job_tests(problem, tests),
         }
@@ -140,9 +142,11 @@ class Harness:
             return verdict
         try:
             decision = self.check(problem, test, run)
-        except CheckerError as e:
+        except CheckerError as e:  # the checker program could not run: the sandbox's side, not the sample's
             verdict.feedback = f"checker failed: {e}"
             return verdict
+        except Exception as e:  # noqa: BLE001  # whatever the output made the checker do, it is this test's WA
+            decision = CheckResult(False, f"checking failed: {type(e).__name__}: {str(e)[:300]}")
         verdict.status = Status.AC if decision.ok else Status.WA
         verdict.feedback = decision.feedback
         return verdict

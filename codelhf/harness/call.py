@@ -2,7 +2,8 @@
 with the test's arguments; the return value is compared with the expected one after JSON normalisation.
 
 APPS stores each test's arguments as a list and often wraps the expected return value in a one-element list
-(`outputs: [[3]]` for a function returning 3); both readings of such a wrapper are accepted. Tuples equal lists,
+(`outputs: [[3]]` for a function returning 3); both readings of such a wrapper are accepted, unless the problem's
+dialect says its set never wraps (LiveCodeBench: there `[3]` expects a list). Tuples equal lists,
 because JSON has no tuples (the runner already sends tuples as lists). Values compare exactly, unless the problem's
 checker is `float`: then numbers anywhere in the value match within `abs_tol`/`rel_tol` of its `checker_args`.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.harness.base import CheckResult, Harness
+from codelhf.harness.dialects import dialect_of
 from codelhf.problems import Problem, TestCase
 from codelhf.samples import Sample
 
@@ -58,15 +60,17 @@ class CallHarness(Harness):
 
     def check(self, problem: Problem, test: TestCase, result: dict[str, Any]) -> CheckResult:
         text = result.get("result")
+        if not isinstance(text, str):  # the runner says OK only with a value; a result is the proof of a return
+            return CheckResult(False, "the function returned no value")
         try:
-            got = json.loads(text) if text is not None else None
-        except json.JSONDecodeError:
+            got = json.loads(text)
+        except (ValueError, RecursionError):
             return CheckResult(False, f"return value is not JSON: {text[:200]!r}")
         if isinstance(got, dict) and set(got) == {"repr"}:
-            return CheckResult(False, f"return value is not JSON-serialisable: {got['repr'][:200]}")
+            return CheckResult(False, f"return value is not JSON-serialisable: {str(got['repr'])[:200]}")
         want = normalise(test.output)
         tolerance = problem.checker_args if problem.checker == "float" else None
-        wrapped = isinstance(want, list) and len(want) == 1
+        wrapped = dialect_of(problem).call_output_wrapped and isinstance(want, list) and len(want) == 1
         if equal(got, want, tolerance) or (wrapped and equal(got, want[0], tolerance)):
             return CheckResult(True)
         return CheckResult(False, f"returned {_show(got)}, expected {_show(want)}")

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,69 @@ def unordered(output: str, expected: str, **context: Any) -> CheckResult:
     if extra:
         parts.append(f"{sum(extra.values())} unexpected line(s), e.g. {_show(next(iter(extra)))}")
     return CheckResult(False, "; ".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The comparisons of datasets' own harnesses (their dialects set them; why each is what it is: harness/dialects.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+INTEGER = re.compile(r"([+-]?)0*(\d+)")
+
+
+def _integer(token: str) -> tuple[str, str] | None:
+    """(sign, digits without leading zeros) of an integer token: compared as text, so no length limit applies."""
+    match = INTEGER.fullmatch(token)
+    if not match:
+        return None
+    sign, digits = match.groups()
+    return ("" if digits == "0" else sign.replace("+", ""), digits)
+
+
+def _numbers_match(got: str, want: str, close: Callable[[float, float], bool]) -> bool:
+    """Two number tokens: two integers equal exactly (`007` is `7`); otherwise `close` as floats."""
+    if not (NUMBER.fullmatch(got) and NUMBER.fullmatch(want)):
+        return False
+    if _integer(got) and _integer(want):
+        return _integer(got) == _integer(want)
+    g, w = float(got), float(want)
+    return math.isfinite(g) and math.isfinite(w) and close(g, w)
+
+
+def apps(output: str, expected: str, **context: Any) -> CheckResult:
+    """APPS: tokens in order; numbers within `numpy.allclose`'s defaults (|got - expected| <= 1e-8 + 1e-5 ×
+    |expected|), two integers exactly. Not its set-based fallbacks, which accept wrong answers."""
+    return _compare_tokens(output, expected, lambda g, w: g == w or _numbers_match(
+        g, w, lambda a, b: abs(a - b) <= 1e-8 + 1e-5 * abs(b)))
+
+
+def code_contests(output: str, expected: str, **context: Any) -> CheckResult:
+    """CodeContests: tokens in order, case-insensitive; numbers within an absolute 1e-5, two integers exactly."""
+    return _compare_tokens(output.lower(), expected.lower(), lambda g, w: g == w or _numbers_match(
+        g, w, lambda a, b: abs(a - b) < 1e-5))
+
+
+def _same_decimals(got: str, want: str) -> bool:
+    try:  # a signalling NaN ("sNaN") raises even on ==
+        return [Decimal(t) for t in got.split()] == [Decimal(t) for t in want.split()]
+    except InvalidOperation:
+        return False
+
+
+def _stripped_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def livecodebench(output: str, expected: str, **context: Any) -> CheckResult:
+    """LiveCodeBench: as many lines (output and each line stripped); each line equal, or the same numbers read as
+    exact decimals (`1.50` is `1.5`)."""
+    got, want = _stripped_lines(output), _stripped_lines(expected)
+    if len(got) != len(want):
+        return CheckResult(False, f"got {len(got)} lines, expected {len(want)}")
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w and not _same_decimals(g, w):
+            return CheckResult(False, f"line {i + 1} differs: got {_show(g)}, expected {_show(w)}")
+    return CheckResult(True)
 
 
 # ---------------------------------------------------------------------------------------------------------------

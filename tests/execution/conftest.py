@@ -129,13 +129,15 @@ class Sandbox:
         return next(pid for pid in [top, *descendants(top)] if "runner.py" in command_line(pid))
 
     def leftovers(self) -> list[str]:
-        """Processes a test left behind: of the program uid in the runner's pid namespace (other pools may use the
-        same uid), or, when programs share our uid, any process below the runner."""
+        """Processes a test left behind: of the program or judge uid, or, when programs share our uid, any process
+        below the runner but its zygote."""
         runner = self.runner_pid()
-        if self.separate_uid:
+        if self.separate_uid:  # (in the runner's pid namespace: a pool of an older codelhf may share the uids)
             namespace = os.readlink(f"/proc/{runner}/ns/pid")
-            return [p for p in processes_of_uid(self.program_uid) if pid_namespace(p.split()[0]) == namespace]
-        return [f"{pid} {command_line(pid)}" for pid in descendants(runner)]
+            uids = (self.program_uid, int(self.worker.ready["judge_uid"]))
+            return [p for uid in uids for p in processes_of_uid(uid) if pid_namespace(p.split()[0]) == namespace]
+        below = [f"{pid} {command_line(pid)}" for pid in descendants(runner)]
+        return [p for p in below if not p.endswith("--zygote")]
 
     def close(self) -> None:
         if self.worker is not None:

@@ -60,7 +60,7 @@ def wait_until(condition, timeout_s: float = 20.0) -> bool:
 
 @pytest.mark.docker
 def test_container_flags_are_applied(backend):
-    from codelhf.execution.docker import PROGRAM_UID_BASE, RUNNER_CAPABILITIES, RUNNER_OVERHEAD_MB
+    from codelhf.execution.docker import PROGRAM_UID_BASE, PROGRAM_UID_END, RUNNER_CAPABILITIES, RUNNER_OVERHEAD_MB
 
     worker = backend.start_worker(3)
     worker.container.reload()
@@ -78,7 +78,10 @@ def test_container_flags_are_applied(backend):
     assert not {"SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD"} & set(host["CapAdd"])
     assert set(host["Tmpfs"]) == {"/tmp"} and "size=256m" in host["Tmpfs"]["/tmp"]
     assert not host.get("Binds") and not worker.container.attrs["Mounts"]
-    assert f"CODELHF_PROGRAM_UID={PROGRAM_UID_BASE + 3}" in config["Env"]
+    uid = int(config["Labels"]["codelhf.uid"])
+    assert PROGRAM_UID_BASE <= uid < PROGRAM_UID_END and uid % 2 == 0 and worker.container.name == f"codelhf-u{uid}"
+    assert {f"CODELHF_PROGRAM_UID={uid}", f"CODELHF_JUDGE_UID={uid + 1}"} <= set(config["Env"])
+    assert (worker.ready["program_uid"], worker.ready["judge_uid"]) == (uid, uid + 1)
     assert config["Labels"]["codelhf.sandbox"] == "1"
 
 
@@ -98,21 +101,52 @@ def test_program_inside_is_confined(backend):
                 print(what, "allowed")
             except OSError as e:
                 print(what, "denied", type(e).__name__)
-        print("host-project-visible", os.path.exists(%r))
+        print("host-project-visible", os.path.exists(PROJECT))
         open("/tmp/scratch-ok", "w").write("fine")
         print("tmp-write ok")
-    """ % str(PROJECT))
+    """).replace("PROJECT", repr(str(PROJECT)))
     worker = backend.start_worker(5)
     result = worker.call(job(probe), timeout_s=60)
     test = result["tests"][0]
     assert test["status"] == "OK", test
     lines = test["stdout"].splitlines()
-    assert lines[0] == "uid 20005 20005"
+    uid = worker.ready["program_uid"]
+    assert lines[0] == f"uid {uid} {uid}"
     assert lines[1] == "0" * 16
     assert lines[2].startswith("signal-runner denied")
     assert lines[3].startswith("write-root denied")
     assert lines[4].startswith("network denied")
     assert lines[5:] == ["host-project-visible False", "tmp-write ok"]
+
+
+@pytest.mark.docker
+def test_two_pools_on_one_machine_never_share_a_program_uid():
+    """RLIMIT_NPROC counts a uid's processes on the whole machine. Two pools (two trainers, two Ray actors, two
+    engineers' tests) whose slot 0 both ran as uid 20000 shared that count: pool A's program holding its 16
+    processes made every fork of pool B's program fail."""
+    from codelhf.execution.docker import DockerBackend
+
+    first, second = DockerBackend(limits=Limits(max_processes=16)), DockerBackend(limits=Limits(max_processes=16))
+    try:
+        a, b = first.start_worker(0), second.start_worker(0)
+        uids = [a.ready["program_uid"], a.ready["judge_uid"], b.ready["program_uid"], b.ready["judge_uid"]]
+        assert len(set(uids)) == 4, uids
+        hog = ("import os, time\nfor _ in range(15):\n    if os.fork() == 0:\n        time.sleep(5)\n"
+               "        os._exit(0)\nprint('holding', flush=True)\ntime.sleep(4)\n")
+        held: list[dict] = []
+        holder = threading.Thread(target=lambda: held.append(
+            a.call(job(hog, max_processes=16, time_limit_s=1.0, wall_limit_s=8.0), timeout_s=60)))
+        holder.start()
+        time.sleep(2.0)  # the hog's 16 processes are up
+        forker = "import os\nfor _ in range(8):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n" \
+                 "    os.waitpid(pid, 0)\nprint('forked')\n"
+        test = b.call(job(forker, max_processes=16), timeout_s=60)["tests"][0]
+        holder.join()
+        assert held[0]["tests"][0]["stdout"] == "holding\n"
+        assert test["status"] == "OK" and test["stdout"] == "forked\n", test
+    finally:
+        first.close()
+        second.close()
 
 
 @pytest.mark.docker
@@ -199,7 +233,7 @@ def test_start_removes_stale_containers_of_dead_owners_only(client):
         for container in made.values():
             try:
                 container.remove(force=True)
-            except Exception:  # already removed by the backend under test
+            except Exception:  # noqa: BLE001, S110  # already removed by the backend under test
                 pass
 
 
@@ -231,7 +265,7 @@ def test_unreachable_daemon_is_a_clear_error(tmp_path, command):
         command = command + ["--problems", str(problems), "--samples", str(samples)]
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent.sock")
     run = subprocess.run([sys.executable, "-m", "codelhf.cli", *command], capture_output=True, text=True, env=env,
-                         timeout=120, cwd=tmp_path)
+                         timeout=120, cwd=tmp_path, check=False)
     assert run.returncode == 3, run.stderr
     assert "cannot reach a Docker daemon at unix:///nonexistent.sock" in run.stderr
     assert "hint:" in run.stderr and "Traceback" not in run.stderr + run.stdout
@@ -251,12 +285,12 @@ def test_build_uses_the_registry_or_falls_back_to_the_offline_build(client):
             assert lines[-1].startswith(f"built {tag}")
         image = client.images.get(tag)
         assert image.attrs["Config"]["Cmd"] == ["python3", "/opt/codelhf/runner.py"]
-        output = client.containers.run(tag, ["sh", "-c", "python3 -c 'import sys; print(sys.version_info[:2])'; "
-                                             "g++ --version | head -n 1"], remove=True, network_mode="none")
+        script = "python3 -c 'import sys; print(sys.version_info[:2])'; g++ --version | head -n 1"
+        output = client.containers.run(tag, ["sh", "-c", script], remove=True, network_mode="none")
         version, compiler = output.decode().splitlines()
         assert version == "(3, 11)" and compiler.startswith("g++")
     finally:
         try:
             client.images.remove(tag)
-        except Exception:  # the build failed before tagging: the assertion above says why
+        except Exception:  # noqa: BLE001, S110  # the build failed before tagging: the assertion above says why
             pass

@@ -15,6 +15,7 @@ import pytest
 from codelhf.errors import UserError
 from codelhf.execution import Executor
 from codelhf.harness import Harness, checkers, harnesses
+from codelhf.harness.stdio import StdioHarness
 from codelhf.problems import Problem
 from codelhf.problems import TestCase as Case  # not named Test*, so pytest does not collect it
 from codelhf.samples import Sample
@@ -52,20 +53,20 @@ def test_submit_returns_before_the_batch_finishes(executor):
     assert time.perf_counter() - started < 1.0 and not future.done()
     verdicts = future.result(timeout=120)
     assert [v.status for v in verdicts] == [Status.AC] * 4
-    stats = future.stats
+    stats = future.stats  # set before the result was, so a reader right after sees it
     assert stats is not None and stats.programs == 4 and stats.tests == 4 and stats.verdicts == {"AC": 4}
-    assert executor.last_stats is stats  # set before the result was, so a reader right after sees it
     metrics = stats.as_metrics()
     assert metrics["exec/verdict/AC"] == 4 and metrics["exec/retries"] == 0 and metrics["exec/programs_per_s"] > 0
 
 
-def test_two_batches_in_flight_keep_their_own_results(executor):
+def test_two_batches_in_flight_keep_their_own_results_and_stats(executor):
     first = executor.submit([ECHO], [sleepy(i, 0.2) for i in range(3)])
-    second = executor.submit([ECHO], [Sample("echo", program="print(8)", sample_index=i) for i in range(3)],
+    second = executor.submit([ECHO], [Sample("echo", program="print(8)", sample_index=i) for i in range(2)],
                              tests="public")
-    assert [v.status for v in second.result(timeout=120)] == [Status.WA] * 3
+    assert [v.status for v in second.result(timeout=120)] == [Status.WA] * 2
     assert [v.status for v in first.result(timeout=120)] == [Status.AC] * 3
-    assert executor.last_stats is not None
+    assert (first.stats.programs, first.stats.verdicts) == (3, {"AC": 3})  # each batch's own, whichever ended last
+    assert (second.stats.programs, second.stats.verdicts) == (2, {"WA": 2})
 
 
 def test_missing_problem_or_unknown_checker_is_a_user_error_at_submit(executor):
@@ -96,14 +97,35 @@ def test_runner_error_answer_is_a_system_error_without_retry(executor):
 
 @checkers.register("test_broken_checker")
 def broken_checker(output: str, expected: str, **context) -> bool:
-    raise ValueError("bug in a user's checker")
+    if output.strip() == "2":
+        raise ValueError("bug in a user's checker")
+    return output.strip() == expected.strip()
 
 
-def test_a_checker_bug_fails_the_batch_loudly_and_a_hung_checker_program_is_se(executor):
+@harnesses.register("test_broken_harness")
+class BrokenHarness(StdioHarness):
+    """A user harness whose judging itself fails on some answers."""
+
+    def judge(self, problem, tests, result):
+        if "boom" in result["tests"][0]["stdout"]:
+            raise RuntimeError("bug in a user's harness")
+        return super().judge(problem, tests, result)
+
+
+def test_a_judging_bug_is_that_samples_verdict_and_the_batch_is_delivered(executor):
     broken = Problem(id="broken", prompt="", public_tests=[Case("", "1")], checker="test_broken_checker")
-    future = executor.submit([broken], [Sample("broken", program="print(1)")])
-    with pytest.raises(ValueError, match="bug in a user's checker"):  # never turned into WA for the sample
-        future.result(timeout=120)
+    samples = [Sample("broken", program=f"print({i})", sample_index=i) for i in (1, 2, 3)]
+    verdicts = executor.run([broken], samples, progress=False)
+    assert [v.status for v in verdicts] == [Status.AC, Status.WA, Status.WA]  # never lost, never AC
+    assert "checking failed: ValueError: bug in a user's checker" in verdicts[1].tests[0].feedback
+    harnessed = Problem(id="harnessed", prompt="", public_tests=[Case("", "1")], harness="test_broken_harness")
+    samples = [Sample("harnessed", program=program) for program in ("print(1)", "print('boom')", "print(3)")]
+    verdicts = executor.run([harnessed], samples, progress=False)
+    assert [v.status for v in verdicts] == [Status.AC, Status.SE, Status.WA]
+    assert "judging failed: RuntimeError: bug in a user's harness" in verdicts[1].tests[0].feedback
+
+
+def test_a_hung_checker_program_is_se(executor):
     hung = Problem(id="hung", prompt="", public_tests=[Case("", "1")], checker="program",
                    checker_args={"program": "import time\ntime.sleep(60)\n", "timeout_s": 0.5})
     (verdict,) = executor.run([hung], [Sample("hung", program="print(1)")], progress=False)

@@ -204,7 +204,7 @@ def test_fork_and_fresh_interpreters_agree(sandbox):
 def test_ready_frame_describes_the_runner(sandbox):
     sandbox.one("pass\n")  # the worker starts on first use
     ready = sandbox.worker.ready
-    assert ready["ready"] and ready["protocol"] == 1 and set(ready["languages"]) == {"python", "cpp"}
+    assert ready["ready"] and ready["protocol"] == 2 and set(ready["languages"]) == {"python", "cpp"}
     assert ready["subreaper"]  # orphans of a test come back to the runner to be killed (needs ctypes)
     assert tuple(map(int, ready["python"].split(".")[:2])) >= (3, 10)
 

@@ -65,6 +65,41 @@ CHECKER_SOURCE = textwrap.dedent("""\
 """)
 
 
+def test_apps_keeps_its_float_tolerance_but_not_its_set_comparisons():
+    """numpy.allclose defaults: |got - want| <= 1e-8 + 1e-5 * |want|, here 3.7e-5. 3.6666667 is 3.3e-8 off and
+    3.6667 3.3e-5: both pass; 3.667 is 3.3e-4 off and fails."""
+    assert check("apps", "1\n7\n3.6666667\n", "1 7 3.6666666666666665").ok
+    assert check("apps", "3.6667", "3.6666666666666665").ok
+    assert not check("apps", "3.667", "3.6666666666666665").ok
+    assert check("apps", "4.0000000000", "4.0").ok and check("apps", "4.0", "4").ok and check("apps", "007", "7").ok
+    # APPS's harness accepts these through its set-based fallbacks; they are wrong answers
+    assert not check("apps", "7\n1\n3.6666666666666665", "1\n7\n3.6666666666666665").ok  # lines reordered
+    assert not check("apps", "1 2", "1 2 2").ok  # a duplicate missing
+    assert not check("apps", "3.6669", "3.6666666666666665").ok  # equal only rounded to 3 decimals
+    # allclose would take 1000000005 for 1000000000 (5e-9 relative): integers compare exactly
+    assert not check("apps", "1000000005", "1000000000").ok
+    assert not check("apps", "YES", "yes").ok
+
+
+def test_code_contests_is_case_insensitive_with_an_absolute_tolerance():
+    assert check("code_contests", "yes\nNo\n", "YES\nNO").ok
+    assert check("code_contests", "0.1234561", "0.123456").ok and not check("code_contests", "0.12347", "0.12345").ok
+    assert check("code_contests", "1000000.000001", "1000000").ok  # absolute, not relative
+    # DeepMind's tester reads integers as doubles, so these two would match there; here integers are exact
+    assert not check("code_contests", "10000000000000000001", "10000000000000000000").ok
+    assert check("code_contests", "9" * 5000, "9" * 5000).ok  # no int() length limit on the way
+
+
+def test_livecodebench_compares_lines_then_exact_decimals():
+    assert check("livecodebench", "  3\n7 \n\n", "3\n7").ok
+    assert check("livecodebench", "1.50 2", "1.5 2").ok and check("livecodebench", "1e2", "100").ok
+    assert not check("livecodebench", "3 7", "3\n7").ok  # the same tokens on other lines
+    assert not check("livecodebench", "0.3333333", "0.333333333").ok  # no tolerance: exact decimals
+    wrong = check("livecodebench", "1\n2\n3", "1\n2\n4")
+    assert not wrong.ok and "line 3 differs" in wrong.feedback
+    assert not check("livecodebench", "sNaN", "0").ok  # a signalling NaN must not crash the judge
+
+
 def test_program_checker_from_source_accepts_any_valid_answer():
     assert check("program", "2 5\n", "3 4", input="7", program=CHECKER_SOURCE).ok
     assert check("program", "7 0", "3 4", input="7", program=CHECKER_SOURCE).ok

@@ -22,7 +22,8 @@ from codelhf.verdicts import Status
 def run(status: str = "OK", **fields) -> dict:
     """One test's entry of a runner result frame."""
     return {"status": status, "cpu_s": 0.01, "wall_s": 0.02, "memory_kb": 2048, "exit_code": 0, "signal": None,
-            "stdout": "", "stderr": "", "exception": None, "result": None, "detail": "", **fields}
+            "stdout": "", "stderr": "", "exception": None, "result": None, "detail": "", "completed": status == "OK",
+            **fields}
 
 
 def judge(problem: Problem, *runs: dict) -> list[Status]:
@@ -119,6 +120,10 @@ def test_assert_jobs_for_humaneval_and_mbpp():
     assertion, other = run("RE", exception="AssertionError"), run("RE", exception="NameError")
     assert judge(MBPP, assertion, other) == [Status.WA, Status.RE]
     assert judge(MBPP, run(), run()) == [Status.AC, Status.AC]
+    # the judge's completion proof, not the status alone, makes an assert test pass
+    assert judge(MBPP, run(completed=False), run(completed=None)) == [Status.WA, Status.WA]
+    assert he["prelude"] == [HUMANEVAL.prompt] and he["entry_point"] == "double"  # the prompt's helpers are trusted
+    assert mbpp["prelude"] == ["import math"] and mbpp["entry_point"] is None
 
 
 # ---------------------------------------------------------------------------------------------------------------
