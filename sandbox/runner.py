@@ -893,6 +893,15 @@ def zygote_main(control_fd: int) -> NoReturn:
     control.send(marshal.dumps({"ready": True, "pid": os.getpid(), "rss_kb": rss_kb()}))
     forks: list[int] = []  # pidfds of the forks, parked or running a test
 
+    def tell(message: dict, fds: list[int]) -> None:
+        try:
+            if fds:
+                socket.send_fds(control, [marshal.dumps(message)], fds)
+            else:
+                control.send(marshal.dumps(message))
+        except OSError:
+            os._exit(0)  # the runner is gone
+
     def park() -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = fork_for_parent()
@@ -910,7 +919,7 @@ def zygote_main(control_fd: int) -> NoReturn:
             child_entry(marshal.loads(data), fds)
         theirs.close()
         forks.append(os.pidfd_open(pid))
-        socket.send_fds(control, [marshal.dumps({"parked": pid})], [ours.fileno()])
+        tell({"parked": pid}, [ours.fileno()])
         ours.close()
 
     for _ in range(PARKED):
@@ -931,7 +940,7 @@ def zygote_main(control_fd: int) -> NoReturn:
                 os._exit(0)  # the runner is gone
             for uid in marshal.loads(data)["uids"]:
                 sweep_uid(uid)
-            control.send(marshal.dumps({}))
+            tell({}, [])
 
 
 CLONE_PARENT = 0x00008000
