@@ -25,7 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from rich.table import Table
+
 from codelhf.errors import UserError
+from codelhf.plots import grouped_bars
 from codelhf.problems import Problem
 from codelhf.verdicts import SampleVerdict, Status, count_statuses
 
@@ -171,8 +175,6 @@ def _metric_values(outs: list[ProblemOutcome], ks: list[int], n_at: list[tuple[i
 def bootstrap_interval(values: Sequence[float], resamples: int = 1000, confidence: float = 0.95,
                        seed: int = 0) -> tuple[float, float]:
     """Percentile interval of the mean, resampling problems with replacement (seeded, so reports are stable)."""
-    import numpy as np
-
     data = np.asarray(values, dtype=float)
     if len(data) < 2 or resamples < 1:
         return float(data.mean()), float(data.mean())
@@ -261,8 +263,6 @@ def _cell(summary: dict[str, Any], name: str) -> str:
 
 def render_table(result: dict[str, Any]) -> Any:
     """A rich Table: one row per difficulty and one overall, percentages with the bootstrap interval."""
-    from rich.table import Table
-
     names = metric_names(result)
     table = Table(title=f"pass@k (%), {int(100 * result['confidence'])}% bootstrap interval over problems")
     table.add_column("difficulty")
@@ -279,36 +279,14 @@ def render_table(result: dict[str, Any]) -> Any:
 
 def plot_by_difficulty(result: dict[str, Any], path: str | Path) -> Path:
     """Grouped bars of each metric per difficulty (and overall), with the bootstrap interval as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [n for n in metric_names(result) if result.get(n) is not None]
     groups = list(result["by_difficulty"].items()) + [("overall", result)]
-    width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(groups) * max(len(names), 1)), 4))
-    for i, name in enumerate(names):
-        xs, heights, errors = [], [], [[], []]
-        for g, (_, summary) in enumerate(groups):
-            value = summary.get(name)
-            if value is None:
-                continue
-            low, high = summary["ci"][name]
-            xs.append(g + (i - (len(names) - 1) / 2) * width)
-            heights.append(100 * value)
-            errors[0].append(100 * (value - low))
-            errors[1].append(100 * (high - value))
-        ax.bar(xs, heights, width, yerr=errors, capsize=3, label=name)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([f"{d}\n({s['n_problems']} problems)" for d, s in groups])
-    ax.set_ylabel("% of problems")
-    ax.set_ylim(0, 100)
-    ax.set_title("pass@k by difficulty")
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    series = []
+    for name in names:
+        values = [summary.get(name) for _, summary in groups]
+        intervals = [summary["ci"][name] if value is not None else (math.nan, math.nan)
+                     for value, (_, summary) in zip(values, groups)]
+        series.append((name, [math.nan if v is None else 100 * v for v in values],
+                       [100 * lo for lo, _ in intervals], [100 * hi for _, hi in intervals]))
+    ticks = [f"{d}\n({s['n_problems']} problems)" for d, s in groups]
+    return grouped_bars(path, ticks, series, "% of problems", "pass@k by difficulty", ylim=(0, 100))

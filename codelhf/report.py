@@ -15,6 +15,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from markdown_it import MarkdownIt
+
+from codelhf.plots import grouped_bars
 
 METHOD_ORDER = ["sft", "ppo", "ppo_group", "dpo", "dpo_offline", "dpo_iter"]
 METHOD_LABELS = {"sft": "SFT", "ppo": "PPO", "ppo_group": "PPO-group", "dpo": "DPO", "dpo_offline": "DPO-offline",
@@ -69,26 +72,6 @@ def _n_at_k_keys(results: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _bars(path: Path, ticks: list[str], series: list[tuple[str, list[float], list[float], list[float]]],
-          ylabel: str, title: str) -> None:
-    """Grouped bars with 95% intervals as error bars: `series` holds (label, values, lows, highs), one per tick."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / max(1, len(series))
-    for i, (label, values, lows, highs) in enumerate(series):
-        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(ticks))]
-        errors = [[v - lo for v, lo in zip(values, lows)], [hi - v for v, hi in zip(values, highs)]]
-        ax.bar(xs, values, width, yerr=errors, capsize=3, label=label)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(ticks)), ticks)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
     series = []
     for m in _methods(results):
@@ -97,7 +80,7 @@ def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
         intervals = [ev.get(f"{k}_ci", [ev[k], ev[k]]) for k in ks]
         series.append((_label(m), [100 * ev[k] for k in ks], [100 * lo for lo, _ in intervals],
                        [100 * hi for _, hi in intervals]))
-    _bars(path, _ks(results), series, "% of held-out problems solved",
+    grouped_bars(path, _ks(results), series, "% of held-out problems solved",
           "pass@k on the held-out test split (95% bootstrap CI)")
 
 
@@ -112,7 +95,7 @@ def plot_paired(results: dict[str, Any], path: Path) -> bool:
         pairs = [p if "diff" in p else {"diff": 0.0, "ci": [0.0, 0.0]} for p in pairs]
         series.append((GROUP_LABELS.get(group, "all problems"), [100 * p["diff"] for p in pairs],
                        [100 * p["ci"][0] for p in pairs], [100 * p["ci"][1] for p in pairs]))
-    _bars(path, [_label(m) for m in methods], series, "pass@1 − SFT's pass@1 (points)",
+    grouped_bars(path, [_label(m) for m in methods], series, "pass@1 − SFT's pass@1 (points)",
           "Paired difference from SFT on the held-out test split (95% CI)")
     return True
 
@@ -382,8 +365,6 @@ img {{ max-width: 100%; }}
 
 def write_report(run_dir: str | Path) -> Path:
     """Write report.md, report.html and the plots into `run_dir` from its results.json; returns report.md's path."""
-    from markdown_it import MarkdownIt
-
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text())
     plot_pass_at_k(results, run_dir / "pass_at_k.png")

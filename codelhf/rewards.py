@@ -21,8 +21,9 @@ Which tests reward training (public, hidden or all) is the executor's choice (`t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.registry import Registry

@@ -7,10 +7,11 @@ retries it and only reports it when retries are exhausted. Tests not run (after 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from codelhf.problems import read_jsonl, write_jsonl
 
@@ -121,7 +122,7 @@ class SampleVerdict:
         }
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> "SampleVerdict":
+    def from_dict(cls, row: dict[str, Any]) -> SampleVerdict:
         return cls(
             problem_id=str(row["problem_id"]),
             sample_index=int(row["sample_index"]),

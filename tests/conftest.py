@@ -10,6 +10,9 @@ import os
 
 import pytest
 
+from codelhf.errors import SandboxUnavailable
+from codelhf.execution.image import connect
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow (soak tests)")
@@ -17,11 +20,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def docker_reachable() -> bool:
     try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
+        connect(timeout_s=5)
         return True
-    except Exception:
+    except SandboxUnavailable:
         return False
 
 

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from codelhf.errors import UserError
-from codelhf.evaluate import (bootstrap_interval, evaluate, n_at_k, parse_ks, parse_n_at_k, pass_at_k,
-                              plot_by_difficulty, render_table)
+from codelhf.evaluate import (
+    bootstrap_interval,
+    evaluate,
+    n_at_k,
+    parse_ks,
+    parse_n_at_k,
+    pass_at_k,
+    plot_by_difficulty,
+    render_table,
+)
 from codelhf.problems import Problem
 from codelhf.problems import TestCase as Case  # aliased: pytest would try to collect Test*
 from codelhf.verdicts import SampleVerdict, Status

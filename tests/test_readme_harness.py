@@ -18,7 +18,7 @@ def test_readme_regex_harness_judges_real_programs() -> None:
     section = README.read_text().split("## Add a harness in one file", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     if "regex" not in harnesses:
-        exec(compile(code, "README.md", "exec"), {})
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own example, run as written)
     problem = Problem("dice", "Print any roll of a die.", harness="regex", hidden_tests=[Case("", r"[1-6]")])
     samples = [Sample("dice", program="print(4)\n", sample_index=0),
                Sample("dice", program="print(7)\n", sample_index=1)]

@@ -21,6 +21,7 @@ from typing import Any
 
 import docker
 from docker.errors import DockerException, ImageNotFound
+from requests import RequestException
 
 from codelhf.errors import SandboxUnavailable
 from codelhf.execution.base import sandbox_dir
@@ -102,7 +103,8 @@ def build_image(client: Any, tag: str, log: Log) -> None:
                 log(chunk["stream"].rstrip())
         log(f"built {tag} in {time.monotonic() - started:.0f} s")
         return
-    except Exception as e:  # any registry failure (offline, DNS, rate limit, timeout) means: build offline
+    except (DockerException, RequestException, RuntimeError) as e:  # registry down, offline, rate limit, timeout:
+        # build offline
         reason = (str(getattr(e, "explanation", None) or e).strip().splitlines() or [type(e).__name__])[0][:200]
         log(f"registry build not possible ({reason}); building from Debian packages instead")
     _build_offline(folder, tag, log)

@@ -6,6 +6,8 @@ from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.generation.base import Generation, Generator, SamplingParams
+from codelhf.generation.hf import HFGenerator
+from codelhf.policy import load_policy, resolve_model_path
 
 BACKENDS = ("hf", "vllm")
 
@@ -21,11 +23,7 @@ def make_generator(model_or_path: Any, backend: str = "hf", *, tokenizer: Any = 
     if backend not in BACKENDS:
         raise UserError(f"unknown sampling backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
     if backend == "hf":
-        from codelhf.generation.hf import HFGenerator
-
         if isinstance(model_or_path, str):
-            from codelhf.policy import load_policy
-
             model, tokenizer = load_policy(model_or_path, device=device, dtype=dtype)
             return HFGenerator(model, tokenizer, **kwargs)
         if tokenizer is None:
@@ -35,8 +33,7 @@ def make_generator(model_or_path: Any, backend: str = "hf", *, tokenizer: Any = 
     if not isinstance(model_or_path, str):
         raise UserError("the vllm backend loads a model by path or name, not a model object",
                         "save the model with save_pretrained and pass the directory, or use backend='hf'")
-    from codelhf.generation.vllm import VLLMGenerator
-    from codelhf.policy import resolve_model_path
+    from codelhf.generation.vllm import VLLMGenerator  # the optional vllm extra, imported only when chosen
 
     if dtype is not None:
         kwargs["dtype"] = str(dtype).removeprefix("torch.")

@@ -6,8 +6,9 @@ evaluation need the text and the extracted program. So every backend returns `Ge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 
 @dataclass

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from codelhf.integrations.scorer import Score, default_scorer
 
 
@@ -42,8 +44,6 @@ def openrlhf_result(scores: Sequence[Score]) -> dict[str, Any]:
 
 
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict:
-    import torch
-
     result = openrlhf_result(default_scorer().score_batch(responses(queries, prompts), list(labels)))
     return {"rewards": torch.tensor(result["rewards"]), "scores": torch.tensor(result["scores"]),
             "extra_logs": {k: torch.tensor(v) for k, v in result["extra_logs"].items()}}

@@ -23,6 +23,7 @@ from typing import Any
 
 from codelhf.errors import UserError
 from codelhf.problems import Problem, Solution, read_jsonl, write_jsonl
+from codelhf.prompting import STOP, build_prompt, sft_target
 from codelhf.samples import Sample
 from codelhf.verdicts import SampleVerdict, Status
 
@@ -77,8 +78,6 @@ class PairConfig:
 
 def solution_text(code: str) -> str:
     """A reference or dataset program as the completion the model would write after the prompt (SFT format)."""
-    from codelhf.prompting import sft_target
-
     return sft_target(code)
 
 
@@ -89,8 +88,6 @@ def sample_text(sample: Sample) -> str:
     A generation that stopped at the closing fence comes without it (stop strings are cut from the text); the fence
     is put back, so a passing sample reads exactly like an SFT target and the model is not taught to end its
     program with EOS and no fence."""
-    from codelhf.prompting import STOP
-
     text = sample.metadata.get("text")
     if isinstance(text, str):
         if sample.metadata.get("finish_reason") == "stop" and not text.rstrip().endswith("```"):
@@ -130,8 +127,6 @@ def _choose(problem_id: str, chosen: list[str], rejected: list[str], config: Pai
 def pairs_from_solutions(problems: Sequence[Problem], config: PairConfig | None = None,
                          tokenizer: Any = None) -> tuple[list[PreferencePair], PairStats]:
     """Correct vs incorrect solutions of each problem, in the languages of `config.languages`."""
-    from codelhf.prompting import build_prompt
-
     config = config or PairConfig()
     stats = PairStats(problems=len(problems))
     pairs = []
@@ -161,8 +156,6 @@ def pairs_from_verdicts(problems: Sequence[Problem] | dict[str, Problem], sample
                         verdicts: Sequence[SampleVerdict], config: PairConfig | None = None,
                         tokenizer: Any = None) -> tuple[list[PreferencePair], PairStats]:
     """Passing vs failing samples of each problem; `verdicts[i]` is the verdict of `samples[i]`."""
-    from codelhf.prompting import build_prompt
-
     config = config or PairConfig()
     if len(samples) != len(verdicts):
         raise UserError(f"{len(samples)} samples but {len(verdicts)} verdicts",
