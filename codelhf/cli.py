@@ -1,17 +1,44 @@
 """The `codelhf` command: one subcommand per module, thin wrappers that parse options and call the library.
 
 Errors the user can fix (`UserError`) are printed as a message and a hint, with their exit code; never a traceback.
+Options that several commands share are defined once below, and a command's options that name fields of its config
+reach it the one way every config is changed (`load_config(..., flags=...)`, after the file and `--set`).
+
+Modules that import torch, transformers or matplotlib (seconds on a CPU machine) are imported inside the commands
+that train, sample or plot, so that `--help`, `execute` and `validate` start at once; everything else is imported
+here.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
+from codelhf.config import load_config
+from codelhf.datasets import load_problems
 from codelhf.errors import UserError
+from codelhf.execution import Executor
+from codelhf.execution.docker import OWNER_LABEL, codelhf_containers, owner_alive
+from codelhf.execution.image import IMAGE_REPO, connect, ensure_image, image_present, image_tag
+from codelhf.execution.selftest import run_self_test
+from codelhf.harness.base import as_text
+from codelhf.integrations import adapter_path
+from codelhf.integrations.scorer import ScorerConfig
+from codelhf.problems import write_jsonl
+from codelhf.samples import load_samples, save_samples
+from codelhf.train.pairs import PairConfig, load_pairs, pairs_from_solutions, pairs_from_verdicts, save_pairs
+from codelhf.validate import program_that_ran
+from codelhf.validate import validate as run_validation
+from codelhf.verdicts import count_statuses, excerpt, load_verdicts, save_verdicts
 
 app = typer.Typer(help="Reinforcement learning from execution feedback for code LLMs.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -29,34 +56,50 @@ console = Console(stderr=True)
 Overrides = Annotated[list[str] | None, typer.Option(
     "--set", help="key=value override of the config, repeatable: dotted keys for nested configs (--set "
     "reward.kind=fraction), values read as YAML.")]
+ConfigFile = Annotated[str | None, typer.Option("--config", help="YAML file of the command's config fields (see "
+                                                "codelhf/configs/).")]
+Problems = Annotated[str, typer.Option("--problems", help="Problem source: a file, a directory, a hub dataset, or "
+                                       "bundled.")]
+ConfigProblems = Annotated[str | None, typer.Option("--problems", help="Problem source with the splits the command "
+                                                   "needs (default: the config's, bundled).")]
+Format = Annotated[str | None, typer.Option("--format", help="Dataset format (detected from the rows when not "
+                                            "given).")]
+Split = Annotated[str | None, typer.Option("--split", help="Dataset split, for sources that have several (bundled: "
+                                           "train, validation, test).")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Read at most this many problems.")]
+SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted) instead of stopping.")]
+Backend = Annotated[str, typer.Option("--backend", help="Sandbox: docker (isolated) or local (this host, weaker).")]
+Workers = Annotated[int | None, typer.Option("--workers", help="Parallel sandbox workers (default: one per core).")]
+Model = Annotated[str | None, typer.Option("--model", help="Policy: a Hugging Face name, a local checkpoint "
+                                           "directory, or tiny (the bundled model).")]
+JsonSummary = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def warn_if_local(backend: str) -> None:
+    """Every command that runs programs says so when they run on this host rather than in the Docker sandbox."""
+    if backend == "local":
+        console.print("[yellow]warning:[/] the local backend runs the programs on this host under rlimits only: "
+                      "isolation is much weaker than the docker sandbox; use it only for code you trust")
 
 
 @app.command()
 def execute(
-    problems: str = typer.Option(..., "--problems", help="Problems: canonical JSONL, or any source codelhf reads."),
+    problems: Problems,
     samples: str = typer.Option(..., "--samples", help="JSONL of {problem_id, program | completion, language}."),
     out: str = typer.Option(None, "--out", help="Write one verdict record per sample here (JSONL)."),
-    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
-    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    backend: Backend = "docker",
+    workers: Workers = None,
     tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
-    format: str = typer.Option(None, "--format", help="Problem file format (detected when not given)."),
-    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
-    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
-    json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    format: Format = None,
+    split: Split = None,
+    limit: Limit = None,
+    skip_bad: SkipBad = False,
+    json_summary: JsonSummary = False,
 ) -> None:
     """Run samples against their problems' tests in the sandbox and report verdicts."""
-    import json
-
-    from codelhf.datasets import load_problems
-    from codelhf.execution import Executor
-    from codelhf.samples import load_samples
-    from codelhf.verdicts import count_statuses, save_verdicts
-
-    problem_list = load_problems(problems, format=format, split=split, limit=limit)
+    problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
     sample_list = load_samples(samples)
-    if backend == "local":
-        console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
-                      "weaker than the docker sandbox; use it only for code you trust")
+    warn_if_local(backend)
     with Executor(backend=backend, workers=workers, tests=tests) as ex:
         future = ex.submit(problem_list, sample_list)
         verdicts = ex.wait(future)
@@ -76,8 +119,6 @@ def execute(
 @sandbox_app.command("build")
 def sandbox_build(force: bool = typer.Option(False, "--force", help="Rebuild even if the image exists.")) -> None:
     """Build the sandbox image (from the registry if reachable, else offline from Debian packages)."""
-    from codelhf.execution.image import ensure_image
-
     def log(line: str) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -88,11 +129,6 @@ def sandbox_build(force: bool = typer.Option(False, "--force", help="Rebuild eve
 @sandbox_app.command("status")
 def sandbox_status() -> None:
     """Show the Docker daemon, whether the current sandbox image exists, and the running codelhf containers."""
-    from rich.table import Table
-
-    from codelhf.execution.docker import OWNER_LABEL, codelhf_containers, owner_alive
-    from codelhf.execution.image import connect, image_present, image_tag
-
     client = connect()
     version = client.version()
     tag = image_tag()
@@ -111,13 +147,9 @@ def sandbox_status() -> None:
 
 
 @sandbox_app.command("self-test")
-def sandbox_self_test(backend: str = typer.Option("docker", help="docker or local."),
-                      workers: int = typer.Option(None, help="Workers (default: one per core).")) -> None:
+def sandbox_self_test(backend: Backend = "docker", workers: Workers = None) -> None:
     """Run programs with known verdicts (AC, WA, TLE, RE, CE, MLE, OLE; Python and C++) through the executor."""
-    from rich.table import Table
-
-    from codelhf.execution.selftest import run_self_test
-
+    warn_if_local(backend)
     outcomes, seconds = run_self_test(backend, workers)
     table = Table(title=f"sandbox self-test ({backend}, {seconds:.1f} s)")
     for column in ("program", "expected", "got", "", "detail"):
@@ -136,9 +168,6 @@ def sandbox_self_test(backend: str = typer.Option("docker", help="docker or loca
 @sandbox_app.command("clean")
 def sandbox_clean(images: bool = typer.Option(False, "--images", help="Also remove the sandbox images.")) -> None:
     """Remove every codelhf sandbox container (including those of running jobs) and optionally the images."""
-    from codelhf.execution.docker import codelhf_containers
-    from codelhf.execution.image import IMAGE_REPO, connect
-
     client = connect()
     containers = codelhf_containers(client)
     for c in containers:
@@ -154,27 +183,20 @@ def sandbox_clean(images: bool = typer.Option(False, "--images", help="Also remo
 @train_app.command("ppo")
 def train_ppo_command(
     out: str = typer.Option(..., "--out", help="Run directory: metrics, checkpoint/, best/ and final/ policies."),
-    model: str = typer.Option(None, "--model", help="Policy to start from, ideally an SFT model (default: tiny)."),
-    problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
-                                 "(default: bundled)."),
-    config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
+    model: Model = None,
+    problems: ConfigProblems = None,
+    config: ConfigFile = None,
     set_: Overrides = None,
     resume: bool = typer.Option(False, "--resume", help="Go on from OUT/checkpoint (with OUT/config.yaml unless "
                                 "--config is given)."),
 ) -> None:
     """PPO with the sandbox's verdicts as the reward (Xu et al. 2024), keeping the best checkpoint on validation."""
-    from pathlib import Path
-
-    from codelhf.config import load_config
     from codelhf.train.ppo import PPOConfig, train_ppo
 
     if resume and config is None and (Path(out) / "config.yaml").exists():
         config = str(Path(out) / "config.yaml")
-    cfg = load_config(PPOConfig, config, set_ or [])
-    cfg.model = model or cfg.model
-    cfg.problems = problems or cfg.problems
-    if cfg.backend == "local":
-        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    cfg = load_config(PPOConfig, config, set_ or [], flags={"model": model, "problems": problems})
+    warn_if_local(cfg.backend)
     result = train_ppo(cfg, out, resume=resume)
     start = result.initial.get(f"eval/{cfg.best_metric}")
     console.print(f"validation {cfg.best_metric}: start {start if start is not None else 'n/a'}, best "
@@ -184,10 +206,12 @@ def train_ppo_command(
 @app.command("sample")
 def sample_command(
     out: str = typer.Option(..., "--out", help="Samples JSONL to write ({problem_id, program, sample_index, ...})."),
-    model: str = typer.Option("tiny", "--model", help="Hugging Face name, local checkpoint directory, or 'tiny'."),
-    problems: str = typer.Option("bundled", "--problems", help="Problem source: a file, a hub dataset, 'bundled'."),
-    split: str = typer.Option(None, "--split", help="Dataset split (bundled: train, validation, test)."),
-    limit: int = typer.Option(None, "--limit", help="Sample for at most this many problems."),
+    model: Model = "tiny",
+    problems: Problems = "bundled",
+    format: Format = None,
+    split: Split = None,
+    limit: Limit = None,
+    skip_bad: SkipBad = False,
     n: int = typer.Option(1, "--n", help="Samples per problem."),
     temperature: float = typer.Option(1.0, "--temperature", help="0 = greedy."),
     top_k: int = typer.Option(0, "--top-k", help="0 = off (the paper uses 200)."),
@@ -199,14 +223,12 @@ def sample_command(
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when available)."),
 ) -> None:
     """Sample programs for problems from a policy and write them as a samples JSONL (for `codelhf execute`)."""
-    from codelhf.datasets import load_problems
     from codelhf.generation import SamplingParams, make_generator
     from codelhf.generation.sampling import sample_problems
-    from codelhf.samples import save_samples
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
-    problem_list = load_problems(problems, split=split, limit=limit)
+    problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
     if not problem_list:
         raise UserError(f"no problems in {problems!r}" + (f" split {split!r}" if split else ""),
                         "check --problems and --split")
@@ -225,26 +247,24 @@ def sample_command(
 def train_sft_command(
     out: str = typer.Option(..., "--out", help="Run directory: final/ (the model, loads by path), metrics, "
                             "tensorboard/, checkpoint-STEP/."),
-    model: str = typer.Option("tiny", "--model", help="Model to fine-tune: hub name, local path, or 'tiny'."),
-    problems: str = typer.Option("bundled", "--problems", help="Problems with reference solutions."),
-    split: str = typer.Option("train", "--split", help="Split to train on."),
+    model: Model = "tiny",
+    problems: Problems = "bundled",
+    split: Split = "train",
     val_split: str = typer.Option("validation", "--val-split", help="Split for pass@1 during training ('' = none)."),
-    limit: int = typer.Option(None, "--limit", help="Train on at most this many problems."),
-    config: str = typer.Option(None, "--config", help="YAML file of SFTConfig fields."),
+    limit: Limit = None,
+    config: ConfigFile = None,
     set_: Overrides = None,
     device: str = typer.Option(None, "--device", help="cpu, cuda (default: cuda when available)."),
 ) -> None:
     """Supervised fine-tuning on reference solutions (loss on the solution only), with validation pass@1."""
-    from codelhf.config import load_config
-    from codelhf.datasets import load_problems
     from codelhf.policy import load_policy
     from codelhf.train.sft import SFTConfig, train_sft
 
     cfg = load_config(SFTConfig, config, set_ or [])
     train = load_problems(problems, split=split, limit=limit)
     val = load_problems(problems, split=val_split) if val_split else []
-    if cfg.backend == "local" and val:
-        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    if val:
+        warn_if_local(cfg.backend)
     policy, tokenizer = load_policy(model, device=device, dtype="float32")
     result = train_sft(policy, tokenizer, train, cfg, out, val_problems=val)
     last = f"; validation pass@1 {result.evals[-1]['eval/pass@1']:.3f}" if result.evals else ""
@@ -255,8 +275,6 @@ def train_sft_command(
 def tiny_build_command(out: str = typer.Option(None, "--out", help="Where to write it (default: the package's own "
                                                "codelhf/tiny_model, which `--model tiny` loads).")) -> None:
     """Rebuild the tiny bundled model from scratch with its recipe (codelhf/tiny.py), deterministically."""
-    import time
-
     from codelhf.policy import TINY_DIR
     from codelhf.tiny import build_tiny
 
@@ -267,36 +285,25 @@ def tiny_build_command(out: str = typer.Option(None, "--out", help="Where to wri
 
 @app.command()
 def validate(
-    problems: str = typer.Option(..., "--problems", help="Problem source: a file, a directory, a hub name, bundled."),
-    format: str = typer.Option(None, "--format", help="Dataset format (detected from the rows when not given)."),
-    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
-    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed rows (counted) instead of stopping."),
-    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
-    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    problems: Problems,
+    format: Format = None,
+    split: Split = None,
+    limit: Limit = None,
+    skip_bad: SkipBad = False,
+    backend: Backend = "docker",
+    workers: Workers = None,
     max_solutions: int = typer.Option(None, "--max-solutions", help="Run at most this many correct (and as many "
                                       "incorrect) solutions per problem."),
     out: str = typer.Option(None, "--out", help="Write the suspect problems here, one JSON object per line."),
     explain: bool = typer.Option(False, "--explain", help="For each failing reference (and passing incorrect "
                                  "solution): the exact program that ran, with the dialect's header and wrapper, "
                                  "and its first failing test."),
-    json_summary: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    json_summary: JsonSummary = False,
 ) -> None:
     """Run a dataset's reference and incorrect solutions against its tests: which references fail (verdict and
     first failing test), and which problems' tests look wrong."""
-    import json
-
-    from rich.markup import escape
-
-    from codelhf.datasets import load_problems
-    from codelhf.execution import Executor
-    from codelhf.harness.base import as_text
-    from codelhf.problems import write_jsonl
-    from codelhf.validate import program_that_ran
-    from codelhf.validate import validate as run_validation
-    from codelhf.verdicts import excerpt
-
     problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
+    warn_if_local(backend)
     with Executor(backend=backend, workers=workers) as ex:
         report = run_validation(problem_list, ex, max_solutions=max_solutions, progress=not json_summary)
     if out:
@@ -338,7 +345,7 @@ def validate(
 
 @app.command()
 def evaluate(
-    problems: str = typer.Option(..., "--problems", help="Problem source: a file, a directory, a hub name, bundled."),
+    problems: Problems,
     samples: str = typer.Option(None, "--samples", help="Samples JSONL to execute ({problem_id, program | "
                                 "completion, language})."),
     verdicts: str = typer.Option(None, "--verdicts", help="Reuse verdicts written by `codelhf execute --out` "
@@ -346,27 +353,21 @@ def evaluate(
     k: str = typer.Option("1", "--k", help="Comma-separated k for pass@k, e.g. 1,10,100."),
     n_at_k: str = typer.Option(None, "--n-at-k", help="n@k with public-test filtering, e.g. 10@1000 (commas for "
                                "several)."),
-    format: str = typer.Option(None, "--format", help="Dataset format (detected from the rows when not given)."),
-    split: str = typer.Option(None, "--split", help="Dataset split, for sources that have several."),
-    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed rows (counted) instead of stopping."),
-    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
-    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    format: Format = None,
+    split: Split = None,
+    limit: Limit = None,
+    skip_bad: SkipBad = False,
+    backend: Backend = "docker",
+    workers: Workers = None,
     out: str = typer.Option(None, "--out", help="Write the verdicts of the executed samples here (JSONL)."),
     plot: str = typer.Option(None, "--plot", help="Write a bar chart of pass@k by difficulty (PNG)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the confidence interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    json_summary: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
+    json_summary: JsonSummary = False,
 ) -> None:
     """pass@k (unbiased estimator) and n@k (AlphaCode filtering), overall and by difficulty, with bootstrap CIs."""
-    import json
-
-    from rich.console import Console
-
-    from codelhf.datasets import load_problems
     from codelhf.evaluate import evaluate as run_evaluation
     from codelhf.evaluate import parse_ks, parse_n_at_k, plot_by_difficulty, render_table
-    from codelhf.verdicts import load_verdicts, save_verdicts
 
     ks = parse_ks(k)  # bad values fail before anything runs
     n_at = parse_n_at_k(n_at_k) if n_at_k else []
@@ -376,10 +377,8 @@ def evaluate(
     if verdicts:
         verdict_list = load_verdicts(verdicts)
     else:
-        from codelhf.execution import Executor
-        from codelhf.samples import load_samples
-
         sample_list = load_samples(samples)
+        warn_if_local(backend)
         with Executor(backend=backend, workers=workers) as ex:
             verdict_list = ex.run(problem_list, sample_list, tests="all", progress=not json_summary)
         if out:
@@ -390,7 +389,7 @@ def evaluate(
     if json_summary:
         print(json.dumps(result))
         return
-    Console().print(render_table(result))
+    Console().print(render_table(result))  # the table on stdout, notes on stderr
     sys.stdout.flush()  # the table (stdout) before the notes (stderr)
     for name, why in result.get("undefined", {}).items():
         console.print(f"[yellow]{name} undefined:[/] {why} (no k-subset exists; not extrapolated)")
@@ -403,40 +402,35 @@ def evaluate(
 
 @app.command("pairs")
 def pairs_command(
-    problems: str = typer.Option(..., "--problems", help="Problem source: a file, a directory, a hub name, bundled."),
+    problems: Problems,
     out: str = typer.Option(..., "--out", help="Preference pairs JSONL ({prompt, chosen, rejected, problem_id, ...})."),
     samples: str = typer.Option(None, "--samples", help="Samples JSONL to label by execution (pairs passing with "
                                 "failing programs)."),
     verdicts: str = typer.Option(None, "--verdicts", help="With --samples: reuse their verdicts (execute --out)."),
-    model: str = typer.Option(None, "--model", help="Sample --n programs per problem from this policy, then label."),
+    model: str = typer.Option(None, "--model", help="Sample --n programs per problem from this policy (a hub name, "
+                              "a checkpoint directory or tiny), then label."),
     n: int = typer.Option(5, "--n", help="With --model: samples per problem (paper: 5)."),
     temperature: float = typer.Option(1.0, "--temperature", help="With --model: sampling temperature."),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", help="With --model: longest sample in tokens."),
-    split: str = typer.Option(None, "--split", help="Dataset split (bundled: train, validation, test)."),
-    limit: int = typer.Option(None, "--limit", help="Read at most this many problems."),
+    format: Format = None,
+    split: Split = None,
+    limit: Limit = None,
+    skip_bad: SkipBad = False,
     max_pairs: int = typer.Option(4, "--max-pairs-per-prompt", help="Cap on pairs per problem."),
     no_reference: bool = typer.Option(False, "--no-reference", help="When no sample passes, make no pair (default: "
                                       "the reference solution is the chosen one)."),
-    backend: str = typer.Option("docker", "--backend", help="docker (isolated) or local (host, weaker)."),
-    workers: int = typer.Option(None, "--workers", help="Parallel sandbox workers (default: one per core)."),
+    backend: Backend = "docker",
+    workers: Workers = None,
     seed: int = typer.Option(0, "--seed", help="Seed of sampling and of the choice of pairs."),
 ) -> None:
     """Preference pairs for DPO: samples labelled by execution (--samples, --model), else the set's own solutions."""
-    from dataclasses import asdict
-
-    from codelhf.datasets import load_problems
-    from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
-
     if samples and model:
         raise UserError("give --samples or --model, not both", "--model samples new programs; --samples reads them")
-    problem_list = load_problems(problems, split=split, limit=limit)
+    problem_list = load_problems(problems, format=format, split=split, limit=limit, skip_bad=skip_bad)
     config = PairConfig(max_pairs_per_prompt=max_pairs, reference_when_none_pass=not no_reference, seed=seed)
     if not samples and not model:
         pairs, stats = pairs_from_solutions(problem_list, config)
     else:
-        from codelhf.samples import load_samples
-        from codelhf.verdicts import load_verdicts
-
         tokenizer = None
         if model:
             from codelhf.generation import SamplingParams, make_generator
@@ -457,8 +451,7 @@ def pairs_command(
                 raise UserError(f"{verdicts}: the verdicts do not follow the samples one to one",
                                 "write them with `codelhf execute --samples SAME_FILE --out VERDICTS`")
         else:
-            from codelhf.execution import Executor
-
+            warn_if_local(backend)
             with Executor(backend=backend, workers=workers) as ex:
                 verdict_list = ex.run(problem_list, sample_list, tests="all")
         pairs, stats = pairs_from_verdicts(problem_list, sample_list, verdict_list, config, tokenizer)
@@ -472,16 +465,14 @@ def train_dpo_command(
     out: str = typer.Option(..., "--out", help="Run directory: metrics.jsonl, tensorboard/, final/ (the model)."),
     pairs: str = typer.Option(..., "--pairs", help="Preference pairs JSONL (from `codelhf pairs`, or any "
                               "{prompt, chosen, rejected} text file)."),
-    model: str = typer.Option("tiny", "--model", help="Policy to train, ideally an SFT model; also the reference "
-                              "unless reference is set."),
-    config: str = typer.Option(None, "--config", help="YAML file of DPOConfig fields."),
+    model: Model = "tiny",
+    config: ConfigFile = None,
     set_: Overrides = None,
 ) -> None:
-    """DPO (sigmoid loss, β = 0.1) on preference pairs, reference log-probs computed once from the SFT model."""
-    from codelhf.config import load_config
+    """DPO (sigmoid loss, β = 0.1) on preference pairs, reference log-probs computed once from the SFT model (the
+    reference is --model unless the config's reference is set)."""
     from codelhf.policy import load_policy
     from codelhf.train.dpo import DPOConfig, train_dpo
-    from codelhf.train.pairs import load_pairs
 
     cfg = load_config(DPOConfig, config, set_ or [])
     rows = load_pairs(pairs)
@@ -495,23 +486,17 @@ def train_dpo_command(
 @train_app.command("dpo-iter")
 def train_dpo_iter_command(
     out: str = typer.Option(..., "--out", help="Run directory: round<r>/ (samples, verdicts, pairs, model), final/."),
-    model: str = typer.Option(None, "--model", help="Policy to start from, ideally an SFT model (default: tiny)."),
-    problems: str = typer.Option(None, "--problems", help="Problem source with train/validation splits "
-                                 "(default: bundled)."),
+    model: Model = None,
+    problems: ConfigProblems = None,
     rounds: int = typer.Option(None, "--rounds", help="Rounds of sample → label → pairs → DPO (default: 3)."),
-    config: str = typer.Option(None, "--config", help="YAML file of DPOIterConfig fields (dpo.* for the DPO)."),
+    config: ConfigFile = None,
     set_: Overrides = None,
 ) -> None:
     """Iterative DPO (Xu et al. 2024): sample, label by execution, pair, DPO against the previous round; repeat."""
-    from codelhf.config import load_config
     from codelhf.train.dpo import DPOIterConfig, train_dpo_iter
 
-    cfg = load_config(DPOIterConfig, config, set_ or [])
-    cfg.model = model or cfg.model
-    cfg.problems = problems or cfg.problems
-    cfg.rounds = rounds if rounds is not None else cfg.rounds
-    if cfg.backend == "local":
-        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    cfg = load_config(DPOIterConfig, config, set_ or [], flags={"model": model, "problems": problems, "rounds": rounds})
+    warn_if_local(cfg.backend)
     result = train_dpo_iter(cfg, out)
     for r, metrics in result.history:
         console.print(f"round {r}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4f}" for k, v in metrics.items()))
@@ -520,12 +505,11 @@ def train_dpo_iter_command(
 
 @app.command("study")
 def study_command(
-    model: str = typer.Option(None, "--model", help="Starting model (default: tiny, built by SFT on bundled)."),
-    problems: str = typer.Option(None, "--problems", help="Problems with train/validation/test splits "
-                                 "(default: bundled)."),
+    model: Model = None,
+    problems: ConfigProblems = None,
     out: str = typer.Option(None, "--out", help="Run directory (default: runs/<date-time>); an existing one "
                             "is resumed."),
-    config: str = typer.Option(None, "--config", help="YAML file of StudyConfig fields (see codelhf/configs/)."),
+    config: ConfigFile = None,
     set_: Overrides = None,
     only: str = typer.Option(None, "--only", help="Comma-separated subset of ppo,ppo_group,dpo,dpo_offline,dpo_iter "
                              "(SFT always runs)."),
@@ -533,9 +517,6 @@ def study_command(
                                      "results.json; run nothing."),
 ) -> None:
     """SFT vs PPO vs DPO vs DPO-Iter with the same sampling budget; writes report.md/.html with plots."""
-    from pathlib import Path
-
-    from codelhf.config import load_config
     from codelhf.report import write_report
     from codelhf.study import StudyConfig, default_run_dir, run_study
 
@@ -547,16 +528,9 @@ def study_command(
     run_dir = Path(out) if out else default_run_dir()
     if config is None and (run_dir / "config.yaml").exists():
         config = str(run_dir / "config.yaml")  # resuming: the run's own settings
-    overrides = list(set_ or [])
-    if model:
-        overrides.append(f"model={model}")
-    if problems:
-        overrides.append(f"problems={problems}")
-    if only:
-        overrides.append("only=[sft," + ",".join(m.strip().replace("-", "_") for m in only.split(",")) + "]")
-    cfg = load_config(StudyConfig, config, overrides)
-    if cfg.backend == "local":
-        console.print("[yellow]warning:[/] backend local runs the programs on this host under rlimits only")
+    arms = ["sft", *(m.strip().replace("-", "_") for m in only.split(","))] if only else None
+    cfg = load_config(StudyConfig, config, set_ or [], flags={"model": model, "problems": problems, "only": arms})
+    warn_if_local(cfg.backend)
     console.print(f"study → {run_dir}")
     report = run_study(cfg, run_dir)
     console.print(f"[bold green]report:[/] {report} (and report.html, plots beside it)")
@@ -567,12 +541,10 @@ def ablation_command(
     out: str = typer.Option(..., "--out", help="Directory for the four runs, ablation.md and ablation.json."),
     samples: int = typer.Option(1024, "--samples", help="Training samples (programs generated and executed) per "
                                 "variant."),
-    config: str = typer.Option(None, "--config", help="YAML file of PPOConfig fields (see codelhf/configs/)."),
+    config: ConfigFile = None,
     set_: Overrides = None,
 ) -> None:
     """The paper's PPO ablation: plain PPO, + advantage norm, + large batch, + reference EMA, on one budget."""
-    from pathlib import Path
-
     from codelhf.ablation import run_ablation
 
     run_ablation(out, samples, config, set_ or [])
@@ -593,8 +565,6 @@ def synthetic_command(seed: int = typer.Option(0, "--seed", help="Seed of every 
 @integrations_app.command("path")
 def integrations_path(trainer: str = typer.Argument(..., help="openrlhf, verl or trl.")) -> None:
     """Print the adapter's file, for trainers that load a reward function by path (--reward.remote_url ...)."""
-    from codelhf.integrations import adapter_path
-
     print(adapter_path(trainer))
 
 
@@ -608,7 +578,7 @@ def serve(
     insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Serve without a token (loopback "
                                           "only)."),
     backend: str = typer.Option("docker", "--backend", help="docker, local (host, weaker) or ray (the cluster)."),
-    workers: int = typer.Option(None, "--workers", help="Sandbox workers (default: one per core)."),
+    workers: Workers = None,
     kind: str = typer.Option("binary", "--kind", help="Reward: binary, fraction, graded, or a registered one."),
     scale: float = typer.Option(1.0, "--scale", help="Reward of a sample that passes every test."),
     tests: str = typer.Option("all", "--tests", help="Which tests to run: all, public or hidden."),
@@ -618,8 +588,6 @@ def serve(
     max_in_flight: int = typer.Option(256, "--max-in-flight", help="Most requests admitted at once (then 429)."),
 ) -> None:
     """An HTTP reward service: OpenRLHF's remote-reward JSON at /get_reward, full verdicts at /score."""
-    from codelhf.integrations.scorer import ScorerConfig
-
     try:
         from codelhf.integrations.server import ServeConfig, read_token
         from codelhf.integrations.server import serve as run_server
@@ -631,9 +599,7 @@ def serve(
                          max_items=max_items, max_in_flight=max_in_flight)
     scorer = ScorerConfig.from_env(kind=kind, scale=scale, tests=tests, backend=backend, workers=workers,
                                    problems=problems)
-    if backend == "local":
-        console.print("[yellow]warning:[/] --backend local runs the programs on this host: isolation is much "
-                      "weaker than the docker sandbox")
+    warn_if_local(backend)
     console.print(f"codelhf reward service on http://{host}:{port} (/get_reward, /score, /health)"
                   + ("" if config.token else "; no authentication"))
     run_server(config, scorer)
@@ -643,8 +609,6 @@ def main() -> None:
     try:
         app()
     except UserError as e:
-        from rich.markup import escape
-
         # escaped and unwrapped: messages hold paths and "[split]" that must reach the user intact
         console.print(f"[bold red]error:[/] {escape(e.message)}", soft_wrap=True)
         if e.hint:

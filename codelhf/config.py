@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,8 +68,10 @@ def _known_keys_hint(obj: Any) -> str:
     return "known keys: " + ", ".join(f.name for f in dataclasses.fields(obj) if f.init)
 
 
-def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequence[str] = ()) -> C:
-    """Defaults from `cls`, then the YAML `file`, then `key=value` overrides (dotted keys for nested configs)."""
+def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequence[str] = (),
+                flags: Mapping[str, Any] | None = None) -> C:
+    """Defaults from `cls`, then the YAML `file`, then `key=value` overrides (dotted keys for nested configs), then
+    `flags`: a command's own options that name config fields, already typed (None = the option was not given)."""
     config = cls()
     if file is not None:
         path = Path(file)
@@ -92,6 +94,9 @@ def load_config(cls: type[C], file: str | Path | None = None, overrides: Sequenc
         except yaml.YAMLError:
             value = raw
         _set(config, key.strip(), value, "--set")
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _set(config, key, value, f"--{key.replace('_', '-')}")
     _post_init(config)
     return config
 

@@ -107,3 +107,19 @@ def test_bad_input_is_rc_2_and_one_line(files, case):
     lines = [line for line in done.stderr.splitlines() if line.strip() and "local backend" not in line]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("command", ["execute", "evaluate", "validate", "pairs", "study", "train ppo"])
+def test_help_shows_boolean_flags_as_flags(command):
+    done = codelhf(*command.split(), "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--help" in done.stdout and "<bool>" not in done.stdout
+
+
+@pytest.mark.parametrize("command", [["execute"], ["evaluate"], ["pairs", "--out", "pairs.jsonl"]])
+def test_every_command_that_runs_programs_on_the_host_says_so(files, command, tmp_path):
+    problems, samples, _ = files
+    command = [c.replace("pairs.jsonl", str(tmp_path / "pairs.jsonl")) for c in command]
+    done = codelhf(*command, "--problems", str(problems), "--samples", str(samples), "--backend", "local")
+    assert done.returncode == 0, done.stderr
+    assert "isolation is much weaker" in done.stderr

@@ -58,3 +58,12 @@ def test_bad_keys_and_types_are_user_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("- a list\n")
     with pytest.raises(UserError, match="mapping"):
         load_config(Outer, tmp_path / "bad.yaml")
+
+
+def test_command_flags_come_last_and_only_when_given(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: from-file\ninner:\n  size: 8\n")
+    config = load_config(Outer, path, ["name=from-set", "inner.parts=4"], flags={"name": "from-flag", "lr": None})
+    assert (config.name, config.lr, config.inner.per_part, config.total) == ("from-flag", Outer().lr, 2, 20)
+    with pytest.raises(UserError, match="--nmae: unknown config key 'nmae'"):
+        load_config(Outer, None, flags={"nmae": "x"})
