@@ -21,6 +21,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from functools import lru_cache
@@ -133,8 +134,19 @@ class LocalWorker(StreamWorker):
         self.uid = program_uid(next(_worker_numbers))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid),
                "CODELHF_JUDGE_UID": str(self.uid + JUDGE_UID_OFFSET)}
-        self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env, start_new_session=True)
+        # The runner's job directories: under bubblewrap in its private /tmp; else in a folder of this worker's,
+        # removed on close, so a killed runner (a crash, a timeout) leaves nothing in the host's /tmp.
+        self.scratch = None if bwrap_works() else tempfile.mkdtemp(prefix="codelhf-local-")
+        if self.scratch is not None:
+            os.chmod(self.scratch, 0o711)  # the program uid enters its job's directory, lists nothing
+            env["TMPDIR"] = self.scratch
+        try:
+            self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+        except OSError:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         self.stderr_tail: deque[bytes] = deque(maxlen=32)
         # The runner's own diagnostics, kept to explain a death; read by a thread so the pipe never fills.
         self._stderr_reader = Thread(target=self._keep_stderr, daemon=True, name=f"local-runner-{slot}-stderr")
@@ -172,6 +184,8 @@ class LocalWorker(StreamWorker):
         self._stderr_reader.join(timeout=5)
         if self.process.stderr is not None:
             self.process.stderr.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class LocalBackend:

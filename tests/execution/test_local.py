@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import signal
@@ -68,6 +69,20 @@ def test_killed_runner_is_worker_died_at_once(worker):
     assert time.monotonic() - start < 5
     with pytest.raises(WorkerDied):  # and it stays dead
         worker.call(sleeper_job(0), 60)
+
+
+def test_a_killed_runner_leaves_no_job_directory_in_the_hosts_tmp():
+    """A runner killed mid-job cannot remove its job's directory; the worker's close removes the folder it was in."""
+    before = set(glob.glob("/tmp/codelhf-*"))
+    worker = local.LocalBackend().start_worker(0)
+    threading.Timer(0.5, os.killpg, (worker.process.pid, signal.SIGKILL)).start()
+    with pytest.raises(WorkerDied):
+        worker.call(sleeper_job(20), 60)
+    if worker.scratch is not None:  # without bubblewrap (with it, the runner's /tmp is private and dies with it)
+        assert [d for d in os.listdir(worker.scratch) if d.startswith("codelhf-")]  # the killed job's, still there
+    worker.close()
+    assert worker.scratch is None or not os.path.exists(worker.scratch)
+    assert set(glob.glob("/tmp/codelhf-*")) <= before
 
 
 def test_hung_runner_is_worker_died_at_the_job_timeout(worker):
