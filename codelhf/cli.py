@@ -27,7 +27,8 @@ from codelhf.config import load_config
 from codelhf.datasets import load_problems
 from codelhf.errors import UserError
 from codelhf.execution import Executor
-from codelhf.execution.docker import OWNER_LABEL, codelhf_containers, owner_alive
+from codelhf.execution.base import owner_alive
+from codelhf.execution.docker import OWNER_LABEL, codelhf_containers
 from codelhf.execution.image import IMAGE_REPO, connect, ensure_image, image_present, image_tag
 from codelhf.execution.selftest import run_self_test
 from codelhf.harness.base import as_text

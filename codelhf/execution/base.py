@@ -125,3 +125,26 @@ def default_workers() -> int:
     """One worker per core: a test's CPU time is what is limited, so more would only add contention."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
+
+# ---- who owns what a run leaves behind (containers, scratch folders): stale once its owner is gone ----
+
+
+def process_identity(pid: int) -> str:
+    """`pid:start-time`: unlike a bare pid it cannot be mistaken for a later process that reuses the number."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return f"{pid}:{int(fields[19])}"
+    except (OSError, IndexError, ValueError):
+        return str(pid)
+
+
+def owner_alive(owner: str) -> bool:
+    pid = int(owner.split(":")[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return ":" not in owner or process_identity(pid) == owner

@@ -26,7 +26,7 @@ from typing import Any
 
 from docker.errors import APIError
 
-from codelhf.execution.base import Limits, WorkerDied
+from codelhf.execution.base import Limits, WorkerDied, owner_alive, process_identity
 from codelhf.execution.image import connect, ensure_image
 from codelhf.execution.stream import StreamWorker
 
@@ -48,27 +48,6 @@ RUNNER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOW
 """What the runner (root in the container) needs: switch a test to the program uid, kill what that uid left, and
 hand each test a scratch directory owned by it, then remove it whatever modes the program set. Programs never hold
 any of these: switching to a non-root uid clears every capability, and no-new-privileges keeps it so."""
-
-
-def process_identity(pid: int) -> str:
-    """`pid:start-time`: unlike a bare pid it cannot be mistaken for a later process that reuses the number."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return f"{pid}:{int(fields[19])}"
-    except (OSError, IndexError, ValueError):
-        return str(pid)
-
-
-def owner_alive(owner: str) -> bool:
-    pid = int(owner.split(":")[0])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return ":" not in owner or process_identity(pid) == owner
 
 
 @dataclass(eq=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -29,7 +30,7 @@ from pathlib import Path
 from threading import Thread
 
 from codelhf.errors import UserError
-from codelhf.execution.base import Limits, WorkerDied, runner_module, runner_path
+from codelhf.execution.base import Limits, WorkerDied, owner_alive, process_identity, runner_module, runner_path
 from codelhf.execution.stream import PipeChannel, StreamWorker
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,27 @@ def kill_tree(root: int, timeout_s: float = 10.0) -> None:
             os.close(pidfd)
 
 
+SCRATCH_PREFIX = "codelhf-local-"
+
+
+def make_scratch() -> str:
+    """A folder for one runner's job directories, when it has no private /tmp (no bubblewrap). The worker removes
+    it on close, so a runner killed mid-job leaves nothing behind; its name holds the owning process's identity."""
+    owner = process_identity(os.getpid()).replace(":", "_")
+    folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{owner}-")
+    os.chmod(folder, 0o711)  # a program's uid may enter its own job's directory, not list the others
+    return folder
+
+
+def remove_stale_scratch() -> None:
+    """Remove the scratch folders of processes that were killed outright (a lost Ray node, SIGKILL) and so could
+    not close their workers; never those of a process that is alive."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        owner = re.match(rf"{SCRATCH_PREFIX}(\d+)_(\d+)-", folder.name)
+        if owner and not owner_alive(f"{owner[1]}:{owner[2]}"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class LocalWorker(StreamWorker):
     """One runner process (under bubblewrap when it works); `close()` kills and reaps it."""
 
@@ -134,11 +156,9 @@ class LocalWorker(StreamWorker):
         self.uid = program_uid(next(_worker_numbers))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "CODELHF_PROGRAM_UID": str(self.uid),
                "CODELHF_JUDGE_UID": str(self.uid + JUDGE_UID_OFFSET)}
-        # The runner's job directories: under bubblewrap in its private /tmp; else in a folder of this worker's,
-        # removed on close, so a killed runner (a crash, a timeout) leaves nothing in the host's /tmp.
-        self.scratch = None if bwrap_works() else tempfile.mkdtemp(prefix="codelhf-local-")
+        remove_stale_scratch()
+        self.scratch = None if bwrap_works() else make_scratch()
         if self.scratch is not None:
-            os.chmod(self.scratch, 0o711)  # the program uid enters its job's directory, lists nothing
             env["TMPDIR"] = self.scratch
         try:
             self.process = subprocess.Popen(runner_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -215,7 +215,8 @@ def test_start_removes_stale_containers_of_dead_owners_only(client):
     differs (the pid was reused). A live owner's containers stay."""
     import socket
 
-    from codelhf.execution.docker import HOST_LABEL, LABEL, OWNER_LABEL, DockerBackend, process_identity
+    from codelhf.execution.base import process_identity
+    from codelhf.execution.docker import HOST_LABEL, LABEL, OWNER_LABEL, DockerBackend
 
     finished = subprocess.Popen(["true"])
     finished.wait()

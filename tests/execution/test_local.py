@@ -5,15 +5,19 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from codelhf.execution import local
-from codelhf.execution.base import Limits, WorkerDied
+from codelhf.execution.base import Limits, WorkerDied, process_identity
 
 
 def sleeper_job(seconds: float) -> dict:
@@ -83,6 +87,25 @@ def test_a_killed_runner_leaves_no_job_directory_in_the_hosts_tmp():
     worker.close()
     assert worker.scratch is None or not os.path.exists(worker.scratch)
     assert set(glob.glob("/tmp/codelhf-*")) <= before
+
+
+def test_scratch_folders_of_a_killed_owner_are_removed_by_the_next_worker(tmp_path):
+    """A process killed outright (a lost Ray node) cannot close its workers; the next worker started removes
+    their folders, and never those of a process that is still alive."""
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()
+    root = Path(tempfile.gettempdir())
+    dead = root / f"{local.SCRATCH_PREFIX}{dead_pid.pid}_1-test"
+    reused = root / f"{local.SCRATCH_PREFIX}{os.getpid()}_1-test"  # our pid, another start time: a dead owner too
+    alive_owner = root / f"{local.SCRATCH_PREFIX}{process_identity(os.getpid()).replace(':', '_')}-test"
+    for folder in (dead, reused, alive_owner):
+        (folder / "codelhf-job").mkdir(parents=True)
+    try:
+        local.LocalBackend().start_worker(0).close()
+        assert not dead.exists() and not reused.exists() and alive_owner.exists()
+    finally:
+        for folder in (dead, reused, alive_owner):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_hung_runner_is_worker_died_at_the_job_timeout(worker):

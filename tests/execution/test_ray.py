@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-from codelhf.execution import Executor
+from codelhf.execution import Executor, local
 from codelhf.execution.ray import RayBackend
 from codelhf.problems import Problem
 from codelhf.problems import TestCase as Case
@@ -72,6 +73,14 @@ def cluster():
     ray.shutdown()
     nodes.shutdown()
     shutil.rmtree(session, ignore_errors=True)  # Ray's logs and sockets of this cluster, under /tmp/ray
+    # Killed nodes (and the actors Ray kills at shutdown) could not close their local runners: the next start on the
+    # machine removes the scratch folders they left, as here once their processes are gone.
+    deadline = time.monotonic() + 10
+    while True:
+        local.remove_stale_scratch()
+        if not list(Path(tempfile.gettempdir()).glob(f"{local.SCRATCH_PREFIX}*")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
