@@ -25,6 +25,7 @@ import torch
 
 from codelhf.config import load_config
 from codelhf.datasets import load_problems
+from codelhf.evaluate import paired_difference
 from codelhf.execution import Executor
 from codelhf.metrics import read_metrics
 from codelhf.policy import load_policy
@@ -38,9 +39,8 @@ def rates(model, tokenizer, problems, executor, samples: int, seed: int) -> dict
 
 def paired(before: dict[str, float], after: dict[str, float], ids: list[str]) -> list[float]:
     """[mean difference, low, high] in points, 95% bootstrap over problems."""
-    d = np.array([after[i] - before[i] for i in ids])
-    means = d[np.random.default_rng(0).integers(0, len(d), (2000, len(d)))].mean(1)
-    return [round(100 * float(x), 2) for x in (d.mean(), *np.quantile(means, [0.025, 0.975]))]
+    difference = paired_difference(after, before, ids)
+    return [round(100 * x, 2) for x in (difference["diff"], *difference["ci"])]
 
 
 def run_setting(model_name: str, setting: str, val_samples: int) -> dict:

@@ -184,6 +184,19 @@ def bootstrap_interval(values: Sequence[float], resamples: int = 1000, confidenc
     return float(low), float(high)
 
 
+def paired_difference(ours: Mapping[str, float], base: Mapping[str, float], problem_ids: Iterable[str],
+                      resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Mean over problems of the per-problem difference `ours − base` (pass rates of the same problems with the same
+    sampling seeds: a method and SFT, or after and before training), with its 95% bootstrap interval over problems
+    and how many problems got better and worse. Problems missing from either side are left out."""
+    d = np.array([ours[pid] - base[pid] for pid in problem_ids if pid in ours and pid in base])
+    if len(d) == 0:
+        return {"n_problems": 0}
+    low, high = bootstrap_interval(d, resamples, seed=seed)  # rounded: a mean of exact zeros must read 0, not 3e-18
+    return {"n_problems": len(d), "diff": round(float(d.mean()), 12), "ci": [round(low, 12), round(high, 12)],
+            "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
+
+
 def _summary(outs: list[ProblemOutcome], values: dict[str, list[float | None]], resamples: int,
              confidence: float, seed: int) -> dict[str, Any]:
     """Mean and bootstrap interval of each metric over `outs` (`values` aligned with them)."""

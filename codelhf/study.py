@@ -34,13 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from codelhf.config import config_to_dict, save_config
 from codelhf.datasets import load_problems
 from codelhf.errors import UserError
-from codelhf.evaluate import evaluate
+from codelhf.evaluate import evaluate, paired_difference
 from codelhf.execution import Executor
 from codelhf.generation import make_generator
 from codelhf.generation.base import SamplingParams
@@ -347,22 +346,6 @@ def family_groups(problems: Sequence[Problem], train: Sequence[Problem]) -> dict
     return {name: ids for name, ids in groups.items() if ids}
 
 
-def paired_difference(method: Sequence[SampleVerdict], sft: Sequence[SampleVerdict], problem_ids: Sequence[str],
-                      resamples: int, seed: int = 0) -> dict[str, Any]:
-    """pass@1 of `method` minus SFT's over the same problems and sampling seeds: the mean over problems of the
-    per-problem difference in pass rate, with a percentile bootstrap interval over problems (95%)."""
-    ours, base = pass_rates(method), pass_rates(sft)
-    d = np.array([ours[pid] - base[pid] for pid in problem_ids if pid in ours and pid in base])
-    if len(d) == 0:
-        return {"n_problems": 0}
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1) if len(d) > 1 else d
-    low, high = np.quantile(means, [0.025, 0.975])  # rounded: a mean of exact zeros must read 0, not 3e-18
-    return {"n_problems": len(d), "diff": round(float(d.mean()), 12),
-            "ci": [round(float(low), 12), round(float(high), 12)],
-            "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The whole study
 # ---------------------------------------------------------------------------------------------------------------
@@ -410,7 +393,7 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
     eval_s = time.time() - eval_start
 
     groups = family_groups(test, train)
-    sft_pooled = pool(verdicts["sft"], config.eval_samples)
+    sft_rates = pass_rates(pool(verdicts["sft"], config.eval_samples))
     methods: dict[str, Any] = {}
     for method, runs in trained.items():
         pooled = pool(verdicts[method], config.eval_samples)
@@ -426,9 +409,9 @@ def run_study(config: StudyConfig, run_dir: str | Path) -> Path:
                                        config)["pass@1"] for name, ids in groups.items()},
         }
         if method != "sft":
-            entry["paired"] = {"all": paired_difference(pooled, sft_pooled, [p.id for p in test], config.bootstrap)}
-            entry["paired"].update({name: paired_difference(pooled, sft_pooled, ids, config.bootstrap)
-                                    for name, ids in groups.items()})
+            rates = pass_rates(pooled)
+            entry["paired"] = {name: paired_difference(rates, sft_rates, ids, config.bootstrap)
+                               for name, ids in {"all": [p.id for p in test], **groups}.items()}
         methods[method] = entry
         (run_dir / "eval" / method).mkdir(parents=True, exist_ok=True)
         (run_dir / "eval" / method / "summary.json").write_text(json.dumps(entry["eval"], indent=2))

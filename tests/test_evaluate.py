@@ -16,6 +16,7 @@ from codelhf.evaluate import (
     bootstrap_interval,
     evaluate,
     n_at_k,
+    paired_difference,
     parse_ks,
     parse_n_at_k,
     pass_at_k,
@@ -175,3 +176,12 @@ def test_metric_undefined_overall_but_defined_where_every_problem_has_k_samples(
     assert result["by_difficulty"]["easy"]["pass@3"] == 1.0
     assert result["by_difficulty"]["hard"]["pass@3"] is None
     assert result["pass@1"] == pytest.approx(0.5)
+
+
+def test_paired_difference_is_the_mean_per_problem_difference_with_a_bootstrap_interval():
+    ours, base = {"a": 1.0, "b": 0.5, "c": 0.0, "only_ours": 1.0}, {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.0}
+    result = paired_difference(ours, base, ["a", "b", "c", "d", "only_ours"], resamples=500)
+    assert (result["n_problems"], result["diff"], result["better"], result["worse"]) == (3, 0.0, 1, 1)
+    assert -0.5 <= result["ci"][0] < 0 < result["ci"][1] <= 0.5
+    assert paired_difference({"a": 0.2, "b": 0.4}, {"a": 0.2, "b": 0.4}, ["a", "b"])["ci"] == [0.0, 0.0]
+    assert paired_difference(ours, base, ["nowhere"]) == {"n_problems": 0}

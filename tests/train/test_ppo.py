@@ -13,6 +13,7 @@ from torch import nn
 
 from codelhf.config import load_config
 from codelhf.errors import UserError
+from codelhf.evaluate import paired_difference
 from codelhf.problems import problems_for_step, spread
 from codelhf.train.ppo import (
     PPOConfig,
@@ -530,8 +531,6 @@ def test_ppo_raises_the_pass_rate_on_held_out_validation_problems(tmp_path) -> N
     """The default PPO settings for the study's budget (16 steps of 64 samples) on the train split; then every
     validation problem (never trained on) is sampled 4 times with the same seed as before training. The paired
     difference, bootstrapped over problems, must be above 0 with its 95% interval excluding 0 (about 5 minutes)."""
-    import numpy as np
-
     from codelhf.datasets import load_problems
     from codelhf.execution import Executor
     from codelhf.policy import load_policy
@@ -546,7 +545,5 @@ def test_ppo_raises_the_pass_rate_on_held_out_validation_problems(tmp_path) -> N
                   tmp_path, policy=(model, tokenizer), train_problems=load_problems("bundled", split="train"),
                   val_problems=val, show_progress=False)
         after = pass_rates(model, tokenizer, val, executor, samples=4, seed=7)
-    d = np.array([after[p.id] - before[p.id] for p in val])
-    means = d[np.random.default_rng(0).integers(0, len(d), (2000, len(d)))].mean(1)
-    low, high = np.quantile(means, [0.025, 0.975])
-    assert low > 0, (d.mean(), low, high)
+    difference = paired_difference(after, before, [p.id for p in val])
+    assert difference["n_problems"] == len(val) and difference["ci"][0] > 0, difference
