@@ -291,8 +291,9 @@ def evaluate_checkpoint(config: StudyConfig, checkpoint: Path, problems: Sequenc
     takes its verdict from `cache` (the same program on the same tests gets the same verdict)."""
     if (out / "verdicts.jsonl").exists():
         return load_verdicts(out / "verdicts.jsonl"), []
-    generator = make_generator(str(checkpoint), backend=_generation_backend(config), device=config.device,
-                               **({"batch_size": 64} if _generation_backend(config) == "hf" else {}))
+    backend = _generation_backend(config)
+    generator = make_generator(str(checkpoint), backend=backend, device=config.device,
+                               **({"batch_size": 64} if backend == "hf" else {}))
     params = SamplingParams(n=config.eval_samples, temperature=config.eval_temperature, top_k=config.top_k,
                             max_new_tokens=config.max_new_tokens, seed=seed)
     samples, verdicts, stats = sample_and_judge(generator, problems, params, executor,

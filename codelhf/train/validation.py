@@ -2,8 +2,9 @@
 a fixed seed, run the programs in the sandbox, and report pass@k and the share of passing samples.
 
 Every trainer takes the same `ValidationConfig`, picks its problems the same way (`select`: even strides over the
-split) and samples them with the same settings, so validation numbers of different methods compare, and a
-checkpoint is chosen by the same rule everywhere (`best_checkpoint`). The seed is fixed: every validation of a run
+split) and samples them with the same settings, so validation numbers of different methods compare. PPO and
+DPO-Iter keep their checkpoint by one rule: the highest `eval/pass_rate`, the start included, ties going to the
+earliest (so a run that never beats its start keeps the start). The seed is fixed: every validation of a run
 draws the same random numbers, so two checkpoints differ by what the weights do, not by sampling luck.
 """
 
@@ -115,13 +116,3 @@ def validate(model: Any, tokenizer: Any, problems: Sequence[Problem], executor: 
     metrics = {f"eval/{k}": float(v) for k, v in result.items() if k.startswith("pass@") and v is not None}
     metrics["eval/pass_rate"] = sum(v.all_passed for v in verdicts) / max(1, len(verdicts))
     return metrics
-
-
-def best_checkpoint(history: Sequence[tuple[int, dict[str, float]]], metric: str = "eval/pass_rate") -> int:
-    """The step (or round) whose validation `metric` is highest; ties go to the earliest, so a run that never beats
-    its start keeps the start. `history` holds (step, metrics) pairs in the order they were measured."""
-    best_step, best = history[0][0], history[0][1][metric]
-    for step, metrics in history[1:]:
-        if metrics[metric] > best:
-            best_step, best = step, metrics[metric]
-    return best_step
