@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -65,6 +66,12 @@ def lr_multiplier(step: int, total_steps: int, warmup_steps: int, floor: float =
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def save_policy(model: Any, tokenizer: Any, path: str | Path) -> None:
+    """A checkpoint that loads like any hub model: `codelhf sample --model PATH` / `load_policy(PATH)`."""
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
 
 
 def collate(seqs: Sequence[tuple[list[int], int]], pad_id: int,

@@ -45,6 +45,7 @@ from codelhf.train.common import (
     float32_weights,
     lr_multiplier,
     pick_device,
+    save_policy,
     torch_threads,
 )
 from codelhf.train.pairs import PairConfig, pairs_from_solutions, pairs_from_verdicts, save_pairs
@@ -296,8 +297,7 @@ def _train_dpo(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], conf
     checkpoint = None
     if config.save:
         checkpoint = out_dir / "final"
-        model.save_pretrained(checkpoint)
-        tokenizer.save_pretrained(checkpoint)
+        save_policy(model, tokenizer, checkpoint)
     if own_logger:
         logger.close()
     return DPOResult(model=model, checkpoint=checkpoint, metrics={k: v / max(1, step) for k, v in sums.items()},
@@ -426,8 +426,7 @@ def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[
             result.history.append((round_index, measured))
             if measured["eval/pass_rate"] > best:  # the best validated round, the start included
                 best, result.best_round = measured["eval/pass_rate"], round_index
-                model.save_pretrained(out / "best")
-                tokenizer.save_pretrained(out / "best")
+                save_policy(model, tokenizer, out / "best")
             if show_progress:
                 shown = ", ".join(f"{k.removeprefix('eval/')} {v:.3f}" for k, v in measured.items())
                 print(f"dpo-iter round {round_index}: validation {shown}", flush=True)
@@ -473,6 +472,5 @@ def train_dpo_iter(config: DPOIterConfig, out_dir: str | Path, *, policy: tuple[
             result.rounds.append(summary)
             if r % max(1, config.eval_every) == 0 or r == config.rounds:
                 run_validation(r)
-    model.save_pretrained(out / "final")
-    tokenizer.save_pretrained(out / "final")
+    save_policy(model, tokenizer, out / "final")
     return result

@@ -46,7 +46,7 @@ from codelhf.problems import Problem, problems_for_step, spread
 from codelhf.prompting import STOP, build_prompt, extract_code
 from codelhf.rewards import RewardConfig, is_scorable, rewards_from_verdicts
 from codelhf.samples import Sample
-from codelhf.train.common import autocast, check_precision, float32_weights, torch_threads
+from codelhf.train.common import autocast, check_precision, float32_weights, save_policy, torch_threads
 from codelhf.train.validation import ValidationConfig, select, validate
 from codelhf.verdicts import SampleVerdict, count_statuses
 
@@ -632,10 +632,9 @@ def save_checkpoint(path: Path, actor: nn.Module, critic: ValueHead | None, ref:
     (path / "state.pt.tmp").replace(path / "state.pt")
 
 
-def save_policy(path: Path, actor: nn.Module, tokenizer: Any, info: dict[str, Any]) -> None:
+def save_scored_policy(actor: nn.Module, tokenizer: Any, path: Path, info: dict[str, Any]) -> None:
     """A policy other commands load by path (`--model DIR`), with what it scored."""
-    actor.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    save_policy(actor, tokenizer, path)
     (path / "ppo_info.json").write_text(json.dumps(info, indent=2))
 
 
@@ -732,7 +731,7 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
             result.history.append((step, metrics))
             if metrics["eval/pass_rate"] > best:  # the best validated checkpoint, the start included
                 best, result.best, result.best_step = metrics["eval/pass_rate"], metrics["eval/pass_rate"], step
-                save_policy(out / "best", actor, tokenizer, {"step": step, **metrics})
+                save_scored_policy(actor, tokenizer, out / "best", {"step": step, **metrics})
             return metrics
 
         validating = config.eval_every > 0
@@ -781,6 +780,6 @@ def train_ppo(config: PPOConfig, out_dir: str | Path, *, resume: bool = False, s
             if step % config.save_every == 0 or step == config.total_steps:
                 save_checkpoint(out / "checkpoint", actor, critic, ref, optimizer, moments, step, best)
             progress.update(task, completed=step, info=info)
-    save_policy(out / "final", actor, tokenizer, {"step": config.total_steps, "best_step": result.best_step,
-                                                  "updates": result.updates})
+    save_scored_policy(actor, tokenizer, out / "final",
+                       {"step": config.total_steps, "best_step": result.best_step, "updates": result.updates})
     return result

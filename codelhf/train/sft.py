@@ -26,7 +26,15 @@ from codelhf.execution import Executor
 from codelhf.metrics import MetricsLogger
 from codelhf.problems import Problem
 from codelhf.prompting import build_prompt, encode_prompt, sft_target
-from codelhf.train.common import autocast, check_precision, collate, completion_logps, float32_weights, lr_multiplier
+from codelhf.train.common import (
+    autocast,
+    check_precision,
+    collate,
+    completion_logps,
+    float32_weights,
+    lr_multiplier,
+    save_policy,
+)
 from codelhf.train.validation import ValidationConfig, select, validate
 
 
@@ -212,7 +220,7 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
                     logger.log({"loss": step_loss, "learning_rate": lr, "grad_norm": float(grad_norm),
                                 "num_tokens": n_tokens, "time/elapsed_s": time.time() - start}, step + 1)
                 if config.save_every and (step + 1) % config.save_every == 0:
-                    save(model, tokenizer, out_dir / f"checkpoint-{step + 1}")
+                    save_policy(model, tokenizer, out_dir / f"checkpoint-{step + 1}")
                 if val_problems and config.eval_every and (step + 1) % config.eval_every == 0:
                     run_eval(step + 1)
 
@@ -223,11 +231,5 @@ def train_sft(model: Any, tokenizer: Any, problems: Sequence[Problem], config: S
             executor.close()
     model.eval()
     result.final_dir = Path(final_dir) if final_dir is not None else out_dir / "final"
-    save(model, tokenizer, result.final_dir)
+    save_policy(model, tokenizer, result.final_dir)
     return result
-
-
-def save(model: Any, tokenizer: Any, path: Path) -> None:
-    """A checkpoint that loads like any hub model: `codelhf sample --model PATH` / `load_policy(PATH)`."""
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
