@@ -73,15 +73,14 @@ def _n_at_k_keys(results: dict[str, Any]) -> list[str]:
 
 
 def plot_pass_at_k(results: dict[str, Any], path: Path) -> None:
-    series = []
+    series, ks = [], _ks(results)
     for m in _methods(results):
         ev = results["methods"][m]["eval"]
-        ks = _ks(results)
         intervals = [ev.get(f"{k}_ci", [ev[k], ev[k]]) for k in ks]
         series.append((_label(m), [100 * ev[k] for k in ks], [100 * lo for lo, _ in intervals],
                        [100 * hi for _, hi in intervals]))
-    grouped_bars(path, _ks(results), series, "% of held-out problems solved",
-          "pass@k on the held-out test split (95% bootstrap CI)")
+    grouped_bars(path, ks, series, "% of held-out problems solved",
+                 "pass@k on the held-out test split (95% bootstrap CI)")
 
 
 def plot_paired(results: dict[str, Any], path: Path) -> bool:
@@ -96,7 +95,7 @@ def plot_paired(results: dict[str, Any], path: Path) -> bool:
         series.append((GROUP_LABELS.get(group, "all problems"), [100 * p["diff"] for p in pairs],
                        [100 * p["ci"][0] for p in pairs], [100 * p["ci"][1] for p in pairs]))
     grouped_bars(path, [_label(m) for m in methods], series, "pass@1 − SFT's pass@1 (points)",
-          "Paired difference from SFT on the held-out test split (95% CI)")
+                 "Paired difference from SFT on the held-out test split (95% CI)")
     return True
 
 
