@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 import warnings
 from typing import Any
 
@@ -118,7 +119,7 @@ def _looks_like_python(code: str) -> bool:
     if not code.strip():
         return False
     try:
-        tree = _parse(code)
+        tree = parse_python(code)
     except (SyntaxError, ValueError):
         return False
     return any(not (isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant)))
@@ -143,14 +144,20 @@ def _trim_prose(text: str) -> str:
 
 def _parses(code: str) -> bool:
     try:
-        _parse(code)
+        parse_python(code)
         return True
     except (SyntaxError, ValueError):
         return False
 
 
-def _parse(code: str) -> ast.Module:
-    """`ast.parse`, quietly: model output ("1st", "0x") makes Python warn about odd literals."""
-    with warnings.catch_warnings():
+_PARSING = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+    """`ast.parse`, quietly (model output such as "1st" or "0x" makes Python warn about odd literals), one thread at
+    a time: rewards are computed from many threads at once (verl's reward loop, the HTTP service), and CPython 3.11's
+    parser then fails now and then with "SystemError: AST constructor recursion depth mismatch", while
+    `warnings.catch_warnings` changes process-wide state that a second thread would restore wrongly."""
+    with _PARSING, warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
         return ast.parse(code)

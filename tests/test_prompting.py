@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -9,7 +15,7 @@ from transformers import PreTrainedTokenizerFast
 from codelhf.datasets.bundled import load_bundled
 from codelhf.problems import Problem
 from codelhf.problems import TestCase as Case  # (a Test* name would be collected by pytest)
-from codelhf.prompting import STOP, build_prompt, extract_code, sft_target
+from codelhf.prompting import STOP, build_prompt, extract_code, parse_python, sft_target
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
@@ -111,3 +117,26 @@ def test_extract_code_leaves_unparsable_text_for_the_sandbox_to_judge():
     assert extract_code("I do not know how to solve this.") == "I do not know how to solve this."
     assert extract_code("") == ""
     assert extract_code("```python\nprint(\n```") == "print("
+
+
+def test_python_is_parsed_one_thread_at_a_time(monkeypatch):
+    """Rewards run in many threads (verl's reward loop), and CPython 3.11's parser fails now and then when threads
+    parse at once ("AST constructor recursion depth mismatch"): parse_python lets one in at a time."""
+    inside, most = 0, 0
+    count = threading.Lock()
+    real_parse = ast.parse
+
+    def slow_parse(*args: Any, **kwargs: Any) -> ast.Module:
+        nonlocal inside, most
+        with count:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.01)  # long enough that unserialised threads would overlap
+        with count:
+            inside -= 1
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    with ThreadPoolExecutor(8) as pool:
+        trees = list(pool.map(parse_python, ["print(1)\n"] * 32))
+    assert most == 1 and all(isinstance(t, ast.Module) for t in trees)

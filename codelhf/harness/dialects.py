@@ -92,6 +92,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from codelhf.problems import Problem
+from codelhf.prompting import parse_python
 from codelhf.registry import Registry
 
 WRAPPER = "_codelhf_program"
@@ -237,7 +238,7 @@ def _needed_lines(header: str, source: str) -> str:
 
 def _parse(source: str) -> ast.Module | None:
     try:
-        return ast.parse(source)  # a top-level `return` parses; only the compiler rejects it
+        return parse_python(source)  # a top-level `return` parses; only the compiler rejects it
     except (SyntaxError, ValueError):
         return None
 
@@ -344,7 +345,7 @@ def _as_function_body(source: str, tree: ast.Module, header: str) -> str | None:
     if inside is None:
         return None
     future, body = _hoist(source, tree, _is_future_import)
-    body_tree = ast.parse(body)
+    body_tree = parse_python(body)
     stars, body = _hoist(body, body_tree, _is_star_import)
     indented = "".join(line if row in inside or not line.strip() else "\t" + line
                        for row, line in enumerate(io.StringIO(body).readlines(), 1))
